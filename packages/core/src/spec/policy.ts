@@ -1,0 +1,67 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** Maps text to token ids and back. The built-in one is a character/symbol vocabulary. */
+export interface Tokenizer {
+  readonly id: string;
+  readonly vocabSize: number;
+  readonly padId: number;
+  readonly bosId: number;
+  readonly eosId: number;
+  encode(text: string): number[];
+  /** Decodes ids, skipping special tokens. */
+  decode(ids: ArrayLike<number>): string;
+  /** JSON description, enough to rebuild the tokenizer from a checkpoint. */
+  toJSON(): Record<string, unknown>;
+}
+
+export interface ForwardInput {
+  /** `[batch, seqLen]` int32. */
+  tokens: tf.Tensor2D;
+  /** `[batch, seqLen]` float32, 1 on real tokens. */
+  attentionMask: tf.Tensor2D;
+}
+
+/** Per-token log-probs of the given tokens and exact entropies, aligned with `tokens`. */
+export interface TokenStats {
+  /** `[batch, seqLen]`: log softmax(logits_{t-1} / T)[tokens_t]; 0 at t = 0. */
+  logp: tf.Tensor2D;
+  /** `[batch, seqLen]`: exact entropy of softmax(logits_{t-1} / T); 0 at t = 0. */
+  entropy: tf.Tensor2D;
+}
+
+/** An incremental decoding session over a KV cache. */
+export interface DecodeSession {
+  /** Next-token logits `[batch, vocab]` after the prompt (owned by the caller). */
+  readonly batch: number;
+  /** Feeds one token per row; returns next-token logits `[batch, vocab]` (owned by the caller). */
+  step(tokens: Int32Array): tf.Tensor2D;
+  dispose(): void;
+}
+
+/**
+ * A trainable language-model policy. Tensors passed in are borrowed; tensors returned are
+ * owned by the caller.
+ */
+export interface Policy {
+  readonly id: string;
+  readonly tokenizer: Tokenizer;
+  readonly maxSeqLen: number;
+  /** Logits `[batch, seqLen, vocab]` at T = 1. */
+  forward(input: ForwardInput): tf.Tensor3D;
+  /** Log-probs and entropies at `temperature` (default 1), computed from one forward. */
+  tokenStats(input: ForwardInput, options?: { temperature?: number }): TokenStats;
+  /**
+   * Starts incremental decoding of left-padded prompts `[batch, promptLen]`; returns the
+   * session and the next-token logits after the prompt.
+   */
+  startDecode(input: ForwardInput, maxNewTokens: number): { session: DecodeSession; logits: tf.Tensor2D };
+  trainableVariables(): tf.Variable[];
+  /** A deep copy; `trainable: false` gives a frozen copy (reference / old policy). */
+  clone(options?: { trainable?: boolean }): Policy;
+  /** Weight values by name (host copies), for checkpoints. */
+  getWeights(): Record<string, { shape: number[]; values: Float32Array }>;
+  setWeights(weights: Record<string, { shape: number[]; values: Float32Array }>): void;
+  /** JSON-able model config (sizes), saved with checkpoints. */
+  config(): Record<string, unknown>;
+  dispose(): void;
+}

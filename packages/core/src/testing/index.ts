@@ -1,0 +1,3 @@
+export { describeBackends, testBackends } from './backends';
+export { expectAllClose } from './close';
+export { expectNoLeaks } from './leaks';
