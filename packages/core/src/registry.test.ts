@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { defineComponent } from './component';
-import { ComponentModuleError, DuplicateComponentError, OptionsError, RftError, UnknownComponentError } from './errors';
+import { ComponentModuleError, DuplicateComponentError, OptionsError, type RftError, UnknownComponentError } from './errors';
 import { loadComponentModule, Registry } from './registry';
 
 const scale = defineComponent({

@@ -3,7 +3,7 @@ import type { Metrics, PromptRecord, RolloutBatch, SamplingParams, ScoredBatch, 
 import type { AdvantageEstimator } from './advantage';
 import type { AggregationContext } from './loss';
 import type { Policy } from './policy';
-import type { RolloutEngine, SamplerContext } from './rollout';
+import type { SamplerContext } from './rollout';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
