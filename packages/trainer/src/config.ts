@@ -1,0 +1,62 @@
+import { z } from 'zod';
+
+/** Sampling parameters (core `SamplingParams`) with the rollout package's documented defaults. */
+export const trainerSamplingSchema = z.object({
+  temperature: z.number().positive().default(1).describe('Softmax temperature (> 0).'),
+  topK: z.number().int().min(0).default(0).describe('Keep the k most likely tokens; 0 = off.'),
+  topP: z.number().gt(0).max(1).default(1).describe('Nucleus mass; 1 = off.'),
+  minP: z.number().min(0).max(1).default(0).describe('Drop tokens below minP × max prob; 0 = off.'),
+  maxNewTokens: z.number().int().positive().default(32).describe('Longest response, in tokens.'),
+  stopTokens: z.array(z.number().int().min(0)).default([]).describe('Extra token ids that end a response.'),
+});
+
+export const optimizerSchema = z.object({
+  name: z
+    .enum(['adam', 'adamw'])
+    .default('adamw')
+    .describe('adam: weight decay added to the gradient (L2, as torch Adam); adamw: decoupled decay.'),
+  lr: z.number().positive().default(1e-4).describe('Peak learning rate.'),
+  beta1: z.number().min(0).lt(1).default(0.9),
+  beta2: z.number().min(0).lt(1).default(0.999),
+  eps: z.number().positive().default(1e-8),
+  weightDecay: z.number().min(0).default(0.01).describe('Weight decay coefficient (verl default 0.01).'),
+  gradClip: z.number().min(0).default(1).describe('Clip the global gradient norm to this value; 0 = off.'),
+  schedule: z
+    .enum(['constant', 'linear', 'cosine'])
+    .default('constant')
+    .describe('Learning-rate decay after warm-up, per trainer step (to 0 after the last step).'),
+  warmupSteps: z.number().int().min(0).default(0).describe('Linear warm-up over this many trainer steps.'),
+});
+
+export const evalSchema = z.object({
+  every: z.number().int().min(0).default(10).describe('Evaluate every N steps (also at step 0 and at the end); 0 = never.'),
+  prompts: z.number().int().min(0).default(0).describe('How many test prompts to evaluate (the first N); 0 = all.'),
+  samplesPerPrompt: z.number().int().positive().default(8).describe('Samples per test prompt (n of pass@k).'),
+  k: z.array(z.number().int().positive()).default([1, 4, 8]).describe('pass@k values to report (those ≤ n).'),
+  threshold: z.number().default(1).describe('A sample counts as correct when its score ≥ threshold.'),
+  sampling: trainerSamplingSchema.default(trainerSamplingSchema.parse({})).describe('Sampling for evaluation.'),
+});
+
+export const trainerConfigSchema = z.object({
+  steps: z.number().int().min(0).default(100).describe('Trainer steps (one rollout batch each).'),
+  seed: z.number().int().min(0).max(0xffffffff).default(0).describe('Run seed; every random draw derives from it.'),
+  promptsPerStep: z.number().int().positive().default(8).describe('Prompts drawn per step (one group each).'),
+  samplesPerPrompt: z.number().int().positive().default(4).describe('Responses sampled per prompt (group size).'),
+  miniBatchSamples: z.number().int().positive().default(32).describe('Rows per optimizer step.'),
+  microBatchSamples: z
+    .number()
+    .int()
+    .positive()
+    .default(8)
+    .describe('Rows per forward/backward (gradient accumulation); does not change results.'),
+  epochs: z.number().int().positive().default(1).describe('Passes over each rollout batch.'),
+  sampling: trainerSamplingSchema.default(trainerSamplingSchema.parse({})).describe('Main rollout sampling.'),
+  optimizer: optimizerSchema.default(optimizerSchema.parse({})),
+  eval: evalSchema.default(evalSchema.parse({})),
+  checkpointEvery: z.number().int().min(0).default(0).describe('Save a checkpoint every N steps (and at the end); 0 = only at the end.'),
+  keepCheckpoints: z.number().int().positive().default(3).describe('Checkpoints kept on disk (oldest pruned).'),
+});
+
+export type TrainerConfig = z.output<typeof trainerConfigSchema>;
+export type TrainerConfigInput = z.input<typeof trainerConfigSchema>;
+export type OptimizerConfig = z.output<typeof optimizerSchema>;
