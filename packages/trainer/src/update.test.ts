@@ -1,0 +1,141 @@
+
+import { Rng, type TrainBatch } from '@rftkit/core';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { expect, it } from 'vitest';
+import { optimizerSchema } from './config';
+import { AdamOptimizer } from './optimizer';
+import { BigramEngine, BigramPolicy, charTokenizer } from './testing/bigram-policy';
+import { entropyBonus, ppoClipLoss, reinforceLoss, tokenMean } from './testing/components';
+import { hostTokenStats } from './token-stats';
+import { runUpdate, type UpdateInput } from './update';
+
+const tok = charTokenizer('ab');
+const info = { step: 1, seed: 7 };
+
+function adam(policy: BigramPolicy, lr: number, gradClip = 0) {
+  return new AdamOptimizer(policy.trainableVariables(), optimizerSchema.parse({ lr, weightDecay: 0, gradClip }));
+}
+
+async function randomBatch(policy: BigramPolicy): Promise<TrainBatch> {
+  const engine = new BigramEngine(policy);
+  const b = await engine.generate({
+    prompts: [
+      { id: 'p0', prompt: 'ab' },
+      { id: 'p1', prompt: 'b' },
+    ],
+    samplesPerPrompt: 3,
+    sampling: { temperature: 1, topK: 0, topP: 1, minP: 0, maxNewTokens: 5, stopTokens: [] },
+    seed: 3,
+    step: 1,
+  });
+  const rng = new Rng(11);
+  const advantages = Float32Array.from(b.responseMask, (m) => m * rng.normal());
+  const rowWeights = Float32Array.from({ length: b.rows }, () => 0.5 + rng.float());
+  return { ...b, scores: new Float32Array(b.rows), rewardComponents: {}, advantages, rowWeights };
+}
+
+describeBackends('runUpdate', () => {
+  it('one REINFORCE step from uniform logits equals the hand-computed Adam step', async () => {
+    const policy = new BigramPolicy(tok, 0);
+    const V = tok.vocabSize; // pad, bos, eos, a, b = 5
+    // One row: [bos, a, eos], response = a, eos; advantage 1.
+    const batch: TrainBatch = {
+      rows: 1,
+      seqLen: 3,
+      tokens: Int32Array.from([1, 3, 2]),
+      attentionMask: Float32Array.from([1, 1, 1]),
+      responseMask: Float32Array.from([0, 1, 1]),
+      behaviourLogp: new Float32Array(3),
+      logpT1: new Float32Array(3),
+      groupIds: Int32Array.from([0]),
+      promptIndex: Int32Array.from([0]),
+      prompts: [{ id: 'p', prompt: '' }],
+      responses: ['a'],
+      sampling: [{ temperature: 1, topK: 0, topP: 1, minP: 0, maxNewTokens: 2, stopTokens: [] }],
+      finishReason: ['stop'],
+      source: ['main'],
+      seeds: Uint32Array.from([0]),
+      scores: Float32Array.from([1]),
+      rewardComponents: {},
+      advantages: Float32Array.from([0, 1, 1]),
+    };
+    const opt = adam(policy, 0.1);
+    const metrics = await expectNoLeaks(() =>
+      runUpdate({
+        policy,
+        optimizer: opt,
+        loss: reinforceLoss,
+        aggregator: tokenMean,
+        regularizers: [],
+        batch,
+        oldLogp: hostTokenStats(policy, batch).logp,
+        miniBatchSamples: 1,
+        microBatchSamples: 1,
+        epochs: 1,
+        gradClip: 0,
+        lr: 0.1,
+        info,
+      }),
+    );
+    // ∂/∂W[prev] of −½·log softmax(W[prev])[next] = −½(e_next − 1/V): Adam's first step
+    // moves each entry by −lr·sign(grad): +0.1 on the sampled token, −0.1 elsewhere.
+    const expected = new Float32Array(V * V);
+    for (const [prev, next] of [
+      [1, 3],
+      [3, 2],
+    ] as const)
+      for (let v = 0; v < V; v++) expected[prev * V + v] = v === next ? 0.1 : -0.1;
+    expectAllClose(policy.values(), expected, { atol: 1e-6 });
+    expect(metrics.loss).toBeCloseTo(Math.log(V), 5);
+    expect(metrics['entropy/exact']).toBeCloseTo(Math.log(V), 5);
+    expect(metrics['entropy/nll']).toBeCloseTo(Math.log(V), 5);
+    // Two rows of W with gradient ½(e − u): norm = √2 · ½ · √((V−1)/V)
+    expect(metrics.grad_norm).toBeCloseTo(Math.SQRT2 * 0.5 * Math.sqrt((V - 1) / V), 5);
+    expect(metrics.approx_kl).toBeCloseTo(0, 6);
+    opt.dispose();
+    policy.dispose();
+  });
+
+  it('micro-batch size does not change the update or its metrics', async () => {
+    const run = async (micro: number) => {
+      const policy = new BigramPolicy(tok, 5);
+      const batch = await randomBatch(policy);
+      const opt = adam(policy, 0.05, 0.5);
+      const base: UpdateInput = {
+        policy,
+        optimizer: opt,
+        loss: ppoClipLoss,
+        aggregator: tokenMean,
+        regularizers: [entropyBonus(0.1)],
+        batch,
+        oldLogp: hostTokenStats(policy, batch).logp,
+        refLogp: hostTokenStats(policy, batch).logp.map((x) => x - 0.1),
+        miniBatchSamples: 4,
+        microBatchSamples: micro,
+        epochs: 2,
+        gradClip: 0.5,
+        lr: 0.05,
+        info,
+      };
+      const metrics = await expectNoLeaks(() => runUpdate(base));
+      const w = policy.values();
+      opt.dispose();
+      policy.dispose();
+      return { metrics, w };
+    };
+    const a = await run(4);
+    for (const micro of [1, 3]) {
+      const b = await run(micro);
+      expectAllClose(b.w, a.w, { atol: 2e-6, label: `weights, micro=${micro}` });
+      for (const k of Object.keys(a.metrics)) {
+        expectAllClose([b.metrics[k]!], [a.metrics[k]!], { atol: 2e-6, rtol: 1e-4, label: `${k}, micro=${micro}` });
+      }
+    }
+    // The second epoch moved the policy away from the old one: ratios and clip fractions are live.
+    expect(a.metrics.approx_kl).toBeGreaterThan(0);
+    expect(a.metrics['kl/ref']).toBeGreaterThan(0);
+    expect(a.metrics['test/entropy_term']).toBeGreaterThan(0);
+    expect(a.metrics.grad_norm).toBeGreaterThan(0);
+  });
+});
+
