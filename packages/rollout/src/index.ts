@@ -1,2 +1,20 @@
 // Public API of @rftkit/rollout.
-export {};
+export {
+  createRolloutEngine,
+  isRowwiseEngine,
+  type RolloutEngineOptions,
+  type RowInfo,
+  type RowSampling,
+  type RowwiseRolloutEngine,
+} from './engine';
+export { encodePromptIds, leftPad } from './prompt';
+export {
+  defaultSampling,
+  logSoftmaxAt,
+  type SampledToken,
+  type SamplingOptions,
+  sampleToken,
+  samplingDistribution,
+  samplingSchema,
+} from './sampling';
+export * from './samplers/index';
