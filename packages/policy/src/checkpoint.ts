@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CheckpointError, type Policy, writeDirAtomic } from '@rftkit/core';
+import { createTransformerPolicy, type WeightMap } from './policy';
+import { tokenizerFromJSON } from './tokenizer';
+
+export const CHECKPOINT_FORMAT = 'rftkit-policy';
+export const CHECKPOINT_VERSION = 1;
+
+/** `policy.json` of a checkpoint folder. */
+export interface PolicyManifest {
+  format: typeof CHECKPOINT_FORMAT;
+  version: typeof CHECKPOINT_VERSION;
+  config: Record<string, unknown>;
+  tokenizer: Record<string, unknown>;
+  /** Byte offsets into `weights.bin` (float32 little-endian), in write order. */
+  tensors: Array<{ name: string; shape: number[]; offset: number }>;
+  /** Hex SHA-256 of `weights.bin`. */
+  sha256: string;
+}
+
+const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Writes `dir/policy.json` and `dir/weights.bin` atomically: readers see the old folder or
+ * the complete new one, never a mix.
+ */
+export async function savePolicy(dir: string, policy: Policy): Promise<void> {
+  const weights = policy.getWeights();
+  const names = Object.keys(weights);
+  const total = names.reduce((n, k) => n + weights[k]!.values.length, 0);
+  const bytes = new Uint8Array(total * 4);
+  const view = new DataView(bytes.buffer);
+  const tensors: PolicyManifest['tensors'] = [];
+  let offset = 0;
+  for (const name of names) {
+    const { shape, values } = weights[name]!;
+    tensors.push({ name, shape: [...shape], offset });
+    for (let i = 0; i < values.length; i++, offset += 4) view.setFloat32(offset, values[i]!, true);
+  }
+  const manifest: PolicyManifest = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    config: policy.config(),
+    tokenizer: policy.tokenizer.toJSON(),
+    tensors,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  };
+  await writeDirAtomic(dir, async (tmp) => {
+    await writeFile(join(tmp, 'weights.bin'), bytes);
+    await writeFile(join(tmp, 'policy.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  });
+}
+
+async function readOrFail(dir: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(join(dir, file));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(dir, code === 'ENOENT' ? `missing file ${file}` : `cannot read ${file} (${code ?? e})`, {
+      cause: e,
+    });
+  }
+}
+
+function parseManifest(dir: string, text: string): PolicyManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(dir, `policy.json is not valid JSON (${(e as Error).message})`, { cause: e });
+  }
+  const m = json as Partial<PolicyManifest> | null;
+  if (m === null || typeof m !== 'object' || Array.isArray(m)) throw new CheckpointError(dir, 'policy.json must hold an object');
+  if (m.format !== CHECKPOINT_FORMAT) {
+    throw new CheckpointError(dir, `unknown format ${JSON.stringify(m.format)}; expected '${CHECKPOINT_FORMAT}'`);
+  }
+  if (m.version !== CHECKPOINT_VERSION) {
+    throw new CheckpointError(dir, `unsupported version ${JSON.stringify(m.version)}; this rftkit reads version ${CHECKPOINT_VERSION}`);
+  }
+  if (!m.config || typeof m.config !== 'object') throw new CheckpointError(dir, 'policy.json: config is missing');
+  if (!m.tokenizer || typeof m.tokenizer !== 'object') throw new CheckpointError(dir, 'policy.json: tokenizer is missing');
+  if (typeof m.sha256 !== 'string') throw new CheckpointError(dir, 'policy.json: sha256 is missing');
+  if (!Array.isArray(m.tensors)) throw new CheckpointError(dir, 'policy.json: tensors must be an array');
+  for (const [i, t] of m.tensors.entries()) {
+    const ok =
+      t &&
+      typeof t.name === 'string' &&
+      Array.isArray(t.shape) &&
+      t.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0) &&
+      Number.isInteger(t.offset) &&
+      t.offset >= 0;
+    if (!ok) throw new CheckpointError(dir, `policy.json: tensors[${i}] needs a name, an integer shape and a byte offset`);
+  }
+  return m as PolicyManifest;
+}
+
+/**
+ * Loads a checkpoint written by `savePolicy`, verifying format, version, file size,
+ * checksum and every tensor's shape against the saved config. Throws `CheckpointError`
+ * saying which check failed.
+ */
+export async function loadPolicy(dir: string): Promise<Policy> {
+  const manifest = parseManifest(dir, (await readOrFail(dir, 'policy.json')).toString('utf8'));
+  const bin = await readOrFail(dir, 'weights.bin');
+  const expectedBytes = manifest.tensors.reduce((n, t) => n + sizeOf(t.shape) * 4, 0);
+  if (bin.length !== expectedBytes) {
+    throw new CheckpointError(dir, `weights.bin has ${bin.length} bytes but the tensors need ${expectedBytes} (corrupt or truncated)`);
+  }
+  const digest = createHash('sha256').update(bin).digest('hex');
+  if (digest !== manifest.sha256) {
+    throw new CheckpointError(dir, `weights.bin checksum ${digest} does not match policy.json's ${manifest.sha256} (corrupt)`);
+  }
+  let policy: Policy;
+  try {
+    const tokenizer = tokenizerFromJSON(manifest.tokenizer);
+    const { type, ...sizes } = manifest.config as { type?: unknown };
+    if (type !== 'transformer') throw new Error(`unknown policy type ${JSON.stringify(type)}; known: transformer`);
+    policy = createTransformerPolicy({ ...(sizes as object), tokenizer });
+  } catch (e) {
+    throw new CheckpointError(dir, `invalid config or tokenizer in policy.json: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const view = new DataView(bin.buffer, bin.byteOffset, bin.byteLength);
+    const model = policy.getWeights();
+    const weights: WeightMap = {};
+    for (const t of manifest.tensors) {
+      const own = model[t.name];
+      if (!own) throw new Error(`tensor '${t.name}' is not part of the model the config describes`);
+      if (own.shape.join(',') !== t.shape.join(',')) {
+        throw new Error(`tensor '${t.name}' has shape [${t.shape}] but the config gives [${own.shape}]`);
+      }
+      const n = sizeOf(t.shape);
+      if (t.offset + n * 4 > bin.length) throw new Error(`tensor '${t.name}' runs past the end of weights.bin`);
+      const values = new Float32Array(n);
+      for (let i = 0; i < n; i++) values[i] = view.getFloat32(t.offset + i * 4, true);
+      weights[t.name] = { shape: t.shape, values };
+    }
+    const missing = Object.keys(model).filter((n) => !(n in weights));
+    if (missing.length) throw new Error(`tensors missing from the checkpoint: ${missing.join(', ')}`);
+    policy.setWeights(weights);
+  } catch (e) {
+    policy.dispose();
+    throw new CheckpointError(dir, `weights do not match the config: ${(e as Error).message}`, { cause: e });
+  }
+  return policy;
+}

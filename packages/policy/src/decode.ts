@@ -1,0 +1,132 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type DecodeSession, type ForwardInput, ShapeError } from '@rftkit/core';
+import { dense, layerNorm, rotaryAngles, rotate } from './layers';
+import { attend, dims, embed, forwardLogits, head, type LayerKV, mlpResidual, NEG, type Params } from './model';
+import type { TransformerConfig } from './options';
+
+/** `tf.tidy` for a structured result (tidy keeps every tensor found in it). */
+function tidyObj<T>(fn: () => T): T {
+  return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}
+
+/** Device-side tables built once per session, so a step uploads only its `[B]` token ids. */
+interface Tables {
+  /** `[B, S]` 1 where a key slot holds a real token (prompt mask, then generated slots). */
+  keyValid: tf.Tensor2D;
+  /** `[maxNew, B]` int32 position id of the token fed at step s. */
+  positions: tf.Tensor2D;
+  /** `[maxNew, S]` row s: 1 on slots written up to and including step s. */
+  written: tf.Tensor2D;
+  /** `[maxNew, S]` row s: one-hot of the slot step s writes. */
+  slot: tf.Tensor2D;
+}
+
+/**
+ * Prefills a KV cache with the prompt and returns a session that feeds one token per row
+ * per step. The cache is preallocated at `promptLen + maxNewTokens` slots: a step writes
+ * its slot by adding `k ⊗ onehot(slot)` (the slot holds zeros until then), so shapes never
+ * grow and nothing is concatenated.
+ */
+export function startDecodeSession(
+  P: Params,
+  cfg: TransformerConfig,
+  input: ForwardInput,
+  maxNewTokens: number,
+): { session: DecodeSession; logits: tf.Tensor2D } {
+  const [B, promptLen] = input.tokens.shape;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) {
+    throw new ShapeError('policy.startDecode', `maxNewTokens must be an integer ≥ 1, got ${maxNewTokens}`);
+  }
+  if (promptLen + maxNewTokens > cfg.maxSeqLen) {
+    throw new ShapeError(
+      'policy.startDecode',
+      `prompt length ${promptLen} + maxNewTokens ${maxNewTokens} exceeds maxSeqLen ${cfg.maxSeqLen}`,
+    );
+  }
+  const S = promptLen + maxNewTokens;
+  const dm = dims(cfg);
+
+  const written = new Float32Array(maxNewTokens * S);
+  const slot = new Float32Array(maxNewTokens * S);
+  for (let s = 0; s < maxNewTokens; s++) {
+    written.fill(1, s * S, s * S + promptLen + s + 1);
+    slot[s * S + promptLen + s] = 1;
+  }
+  const init = tidyObj(() => {
+    const collect: LayerKV[] = [];
+    const logits = forwardLogits(P, cfg, input.tokens, input.attentionMask, collect);
+    const last = tf.reshape(tf.slice(logits, [0, promptLen - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
+    const pad: Array<[number, number]> = [
+      [0, 0],
+      [0, maxNewTokens],
+      [0, 0],
+    ];
+    const caches = collect.map(({ k, v }) => ({ k: tf.pad(k, pad), v: tf.pad(v, pad) }));
+    const maskF = tf.cast(input.attentionMask, 'float32');
+    const base = tf.cast(tf.sum(maskF, 1), 'int32');
+    const tables: Tables = {
+      keyValid: tf.concat([maskF, tf.ones([B, maxNewTokens])], 1) as tf.Tensor2D,
+      positions: tf.add(tf.expandDims(base, 0), tf.expandDims(tf.range(0, maxNewTokens, 1, 'int32'), 1)),
+      written: tf.tensor2d(written, [maxNewTokens, S]),
+      slot: tf.tensor2d(slot, [maxNewTokens, S]),
+    };
+    return { last, caches, tables };
+  });
+
+  let caches: LayerKV[] = init.caches;
+  const tables = init.tables;
+  let step = 0;
+  let disposed = false;
+
+  const session: DecodeSession = {
+    batch: B,
+    step(tokens: Int32Array): tf.Tensor2D {
+      if (disposed) throw new ShapeError('DecodeSession.step', 'session was disposed');
+      if (step >= maxNewTokens) {
+        throw new ShapeError('DecodeSession.step', `all ${maxNewTokens} cache slots are used (maxNewTokens)`);
+      }
+      if (tokens.length !== B) throw new ShapeError('DecodeSession.step', `expected ${B} tokens, got ${tokens.length}`);
+      const s = step;
+      const out = tidyObj(() => {
+        const ids = tf.tensor1d(tokens, 'int32');
+        const pos = tf.reshape(tf.slice(tables.positions, [s, 0], [1, B]), [B]) as tf.Tensor1D;
+        let x = embed(P, cfg, ids, pos);
+        const slotT = tf.reshape(tf.slice(tables.slot, [s, 0], [1, S]), [1, S, 1]);
+        const visible = tf.mul(tables.keyValid, tf.slice(tables.written, [s, 0], [1, S]));
+        const bias = tf.reshape(tf.mul(tf.sub(1, visible), NEG), [B, 1, 1, S]);
+        const rope = cfg.positions === 'rotary' ? rotaryAngles(tf.reshape(pos, [B, 1, 1]), dm.headDim) : null;
+        const next: LayerKV[] = [];
+        for (let i = 0; i < cfg.nLayers; i++) {
+          const p = `blocks.${i}.`;
+          const h = layerNorm(x, P[`${p}ln1.gamma`]!, P[`${p}ln1.beta`]!) as tf.Tensor2D;
+          const [qf, kf, vf] = tf.split(dense(h, P[`${p}attn.wqkv`]!, P[`${p}attn.bqkv`]!), 3, 1) as tf.Tensor2D[];
+          let q = tf.reshape(qf!, [B, dm.heads, 1, dm.headDim]) as tf.Tensor4D;
+          let k: tf.Tensor = tf.reshape(kf!, [B, dm.heads, 1, dm.headDim]);
+          if (rope) {
+            q = rotate(q, rope.cos, rope.sin) as tf.Tensor4D;
+            k = rotate(k, rope.cos, rope.sin);
+          }
+          const cache = caches[i]!;
+          const kc = tf.add(cache.k, tf.mul(tf.reshape(k, [B * dm.heads, 1, dm.headDim]), slotT)) as tf.Tensor3D;
+          const vc = tf.add(cache.v, tf.mul(tf.reshape(vf!, [B * dm.heads, 1, dm.headDim]), slotT)) as tf.Tensor3D;
+          next.push({ k: kc, v: vc });
+          x = tf.add(x, dense(attend(q, kc, vc, bias, dm), P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
+          x = mlpResidual(x, P, i);
+        }
+        return { logits: head(P, x), next };
+      });
+      for (const c of caches) tf.dispose([c.k, c.v]);
+      caches = out.next;
+      step++;
+      return out.logits;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const c of caches) tf.dispose([c.k, c.v]);
+      tf.dispose([tables.keyValid, tables.positions, tables.written, tables.slot]);
+      caches = [];
+    },
+  };
+  return { session, logits: init.last };
+}

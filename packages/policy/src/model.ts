@@ -1,0 +1,162 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Rng, ShapeError } from '@rftkit/core';
+import { dense, gelu, layerNorm, lookup, rotaryAngles, rotate } from './layers';
+import type { TransformerConfig } from './options';
+
+/** Named parameters of the model; names are stable and used in checkpoints. */
+export type Params = Record<string, tf.Tensor>;
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  /** Normal init std; 0 → zeros, 'ones' → ones (LayerNorm gains). */
+  init: number | 'ones';
+}
+
+/** Parameter names, shapes and init, in checkpoint order. */
+export function paramSpecs(cfg: TransformerConfig, vocabSize: number): ParamSpec[] {
+  const d = cfg.dModel;
+  const std = 0.02;
+  // GPT-2: residual-branch outputs scaled by 1/sqrt(2·layers) so the stream's variance stays O(1).
+  const residStd = std / Math.sqrt(2 * cfg.nLayers);
+  const specs: ParamSpec[] = [{ name: 'tok_emb', shape: [vocabSize, d], init: std }];
+  if (cfg.positions === 'learned') specs.push({ name: 'pos_emb', shape: [cfg.maxSeqLen, d], init: std });
+  for (let i = 0; i < cfg.nLayers; i++) {
+    const p = `blocks.${i}.`;
+    specs.push(
+      { name: `${p}ln1.gamma`, shape: [d], init: 'ones' },
+      { name: `${p}ln1.beta`, shape: [d], init: 0 },
+      { name: `${p}attn.wqkv`, shape: [d, 3 * d], init: std },
+      { name: `${p}attn.bqkv`, shape: [3 * d], init: 0 },
+      { name: `${p}attn.wo`, shape: [d, d], init: residStd },
+      { name: `${p}attn.bo`, shape: [d], init: 0 },
+      { name: `${p}ln2.gamma`, shape: [d], init: 'ones' },
+      { name: `${p}ln2.beta`, shape: [d], init: 0 },
+      { name: `${p}mlp.w1`, shape: [d, cfg.dFF], init: std },
+      { name: `${p}mlp.b1`, shape: [cfg.dFF], init: 0 },
+      { name: `${p}mlp.w2`, shape: [cfg.dFF, d], init: residStd },
+      { name: `${p}mlp.b2`, shape: [d], init: 0 },
+    );
+  }
+  specs.push(
+    { name: 'ln_f.gamma', shape: [d], init: 'ones' },
+    { name: 'ln_f.beta', shape: [d], init: 0 },
+    { name: 'head.w', shape: [d, vocabSize], init: std },
+  );
+  return specs;
+}
+
+/** Host init values: each parameter has its own stream derived from (seed, name). */
+export function initValues(spec: ParamSpec, seed: number): Float32Array {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  if (spec.init === 'ones') return out.fill(1);
+  if (spec.init === 0) return out;
+  const rng = Rng.derive(seed, 'policy-init', spec.name);
+  for (let i = 0; i < n; i++) out[i] = rng.normal() * spec.init;
+  return out;
+}
+
+/** Additive score bias for hidden keys: finite, so a row with no visible key stays NaN-free. */
+export const NEG = -1e9;
+
+/** Per-layer keys/values `[B·H, T, dh]` (keys after rotary), from a prefill. */
+export interface LayerKV {
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+}
+
+export interface Dims {
+  d: number;
+  heads: number;
+  headDim: number;
+}
+
+export function dims(cfg: TransformerConfig): Dims {
+  return { d: cfg.dModel, heads: cfg.nHeads, headDim: cfg.dModel / cfg.nHeads };
+}
+
+/** `[B·T, d]` → `[B, H, T, dh]`. */
+function splitHeads(x: tf.Tensor, B: number, T: number, dm: Dims): tf.Tensor4D {
+  return tf.transpose(tf.reshape(x, [B, T, dm.heads, dm.headDim]), [0, 2, 1, 3]);
+}
+
+/**
+ * Scaled dot-product attention. `q [B,H,Tq,dh]`, `k`/`v` `[B·H, Tk, dh]`, `bias`
+ * broadcastable to `[B,H,Tq,Tk]` (0 for visible keys, −1e9 for hidden). Returns `[B·Tq, d]`.
+ */
+export function attend(q: tf.Tensor4D, k: tf.Tensor3D, v: tf.Tensor3D, bias: tf.Tensor, dm: Dims): tf.Tensor2D {
+  const [B, H, Tq] = q.shape;
+  const Tk = k.shape[1];
+  const q3 = tf.reshape(q, [B * H, Tq, dm.headDim]);
+  const scores = tf.mul(tf.matMul(q3, k, false, true), 1 / Math.sqrt(dm.headDim));
+  const probs = tf.softmax(tf.add(tf.reshape(scores, [B, H, Tq, Tk]), bias));
+  const out = tf.matMul(tf.reshape(probs, [B * H, Tq, Tk]) as tf.Tensor3D, v);
+  return tf.reshape(tf.transpose(tf.reshape(out, [B, H, Tq, dm.headDim]), [0, 2, 1, 3]), [B * Tq, dm.d]);
+}
+
+/** One block's MLP half (pre-norm residual). */
+export function mlpResidual(x: tf.Tensor2D, P: Params, i: number): tf.Tensor2D {
+  const p = `blocks.${i}.`;
+  const h = layerNorm(x, P[`${p}ln2.gamma`]!, P[`${p}ln2.beta`]!) as tf.Tensor2D;
+  const m = dense(gelu(dense(h, P[`${p}mlp.w1`]!, P[`${p}mlp.b1`]!)) as tf.Tensor2D, P[`${p}mlp.w2`]!, P[`${p}mlp.b2`]!);
+  return tf.add(x, m);
+}
+
+/** Token (+ learned position) embeddings of flat ids/positions `[N]` → `[N, d]`. */
+export function embed(P: Params, cfg: TransformerConfig, ids: tf.Tensor1D, positions: tf.Tensor1D): tf.Tensor2D {
+  const x = lookup(P.tok_emb!, ids);
+  return cfg.positions === 'learned' ? tf.add(x, lookup(P.pos_emb!, positions)) : x;
+}
+
+/** Final LayerNorm and output head: `[N, d]` → logits `[N, V]`. */
+export function head(P: Params, x: tf.Tensor2D): tf.Tensor2D {
+  return dense(layerNorm(x, P['ln_f.gamma']!, P['ln_f.beta']!) as tf.Tensor2D, P['head.w']!);
+}
+
+/**
+ * Full causal forward over left-padded `tokens [B,T]` with `mask [B,T]`: logits `[B,T,V]`.
+ * Position ids are `cumsum(mask) − 1` (0 on padding); padded keys are hidden. With
+ * `collect`, each layer's keys/values are pushed to it (for a KV-cache prefill).
+ */
+export function forwardLogits(
+  P: Params,
+  cfg: TransformerConfig,
+  tokens: tf.Tensor2D,
+  mask: tf.Tensor2D,
+  collect?: LayerKV[],
+): tf.Tensor3D {
+  const [B, T] = tokens.shape;
+  if (T > cfg.maxSeqLen) throw new ShapeError('policy.forward', `sequence length ${T} exceeds maxSeqLen ${cfg.maxSeqLen}`);
+  const dm = dims(cfg);
+  const maskF = tf.cast(mask, 'float32');
+  const positions = tf.relu(tf.sub(tf.cumsum(maskF, 1), 1));
+  const posInt = tf.cast(positions, 'int32');
+  let x = embed(P, cfg, tf.reshape(tf.cast(tokens, 'int32'), [B * T]), tf.reshape(posInt, [B * T]));
+
+  // Causal × key-padding visibility → additive bias [B,1,T,T].
+  const causal = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) causal[i * T + j] = 1;
+  const visible = tf.mul(tf.tensor2d(causal, [T, T]), tf.reshape(maskF, [B, 1, 1, T]));
+  const bias = tf.mul(tf.sub(1, visible), NEG);
+  const rope = cfg.positions === 'rotary' ? rotaryAngles(tf.reshape(positions, [B, 1, T]), dm.headDim) : null;
+
+  for (let i = 0; i < cfg.nLayers; i++) {
+    const p = `blocks.${i}.`;
+    const h = layerNorm(x, P[`${p}ln1.gamma`]!, P[`${p}ln1.beta`]!) as tf.Tensor2D;
+    const [qf, kf, vf] = tf.split(dense(h, P[`${p}attn.wqkv`]!, P[`${p}attn.bqkv`]!), 3, 1) as tf.Tensor2D[];
+    let q = splitHeads(qf!, B, T, dm);
+    let k = splitHeads(kf!, B, T, dm);
+    if (rope) {
+      q = rotate(q, rope.cos, rope.sin) as tf.Tensor4D;
+      k = rotate(k, rope.cos, rope.sin) as tf.Tensor4D;
+    }
+    const k3 = tf.reshape(k, [B * dm.heads, T, dm.headDim]) as tf.Tensor3D;
+    const v3 = tf.reshape(splitHeads(vf!, B, T, dm), [B * dm.heads, T, dm.headDim]) as tf.Tensor3D;
+    collect?.push({ k: k3, v: v3 });
+    const att = attend(q, k3, v3, bias, dm);
+    x = tf.add(x, dense(att, P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
+    x = mlpResidual(x, P, i);
+  }
+  return tf.reshape(head(P, x), [B, T, -1]) as tf.Tensor3D;
+}
