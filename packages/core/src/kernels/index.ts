@@ -1,8 +1,24 @@
 import type { SelectedBackend } from '../backend';
+import { overrideKernel, restoreKernel } from './override';
+import { makeWasmBatchMatMul } from './wasm-batch-matmul';
+
+/** Kernels rftkit replaces, per backend. */
+const OVERRIDES: Record<string, Record<string, Parameters<typeof overrideKernel>[2]>> = {
+  wasm: {
+    BatchMatMul: makeWasmBatchMatMul,
+  },
+};
 
 /**
  * Kernel overrides installed when a backend is activated (faster paths for the shapes
  * rftkit's models use). Each override must give the same numbers as the kernel it
- * replaces, within float32 tolerance.
+ * replaces, within float32 tolerance. Idempotent.
  */
-export async function installKernels(_backend: SelectedBackend['name']): Promise<void> {}
+export async function installKernels(backend: SelectedBackend['name']): Promise<void> {
+  for (const [kernel, make] of Object.entries(OVERRIDES[backend] ?? {})) overrideKernel(kernel, backend, make);
+}
+
+/** Puts back tfjs' own kernels for `backend` (to compare against them). */
+export function restoreKernels(backend: SelectedBackend['name']): void {
+  for (const kernel of Object.keys(OVERRIDES[backend] ?? {})) restoreKernel(kernel, backend);
+}

@@ -1,0 +1,242 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  int32Bytes,
+  isWasmBackend,
+  permute,
+  registerView,
+  releaseView,
+  tensorData,
+  transposeLastTwo,
+  type WasmBackend,
+  wasmFns,
+} from './wasm-internals';
+
+/**
+ * Tuning of the wasm matmul override. tfjs-backend-wasm only sends one shape to XNNPACK
+ * (a single non-transposed [M,K]·[K,N] product); everything else goes to a scalar loop
+ * that is 10–40x slower. The override reshapes every product into XNNPACK calls.
+ */
+export const wasmMatMulTuning = {
+  /**
+   * Batched products whose matrices have fewer rows than this use the scalar loop (with
+   * both operands laid out along the shared dimension): for a handful of rows, packing
+   * each right-hand matrix for XNNPACK costs more than it saves.
+   */
+  loopMinRows: 8,
+};
+
+const bytes = int32Bytes;
+
+export interface MatMulShape {
+  m: number;
+  k: number;
+  n: number;
+  aBatchShape: number[];
+  bBatchShape: number[];
+  outBatchShape: number[];
+}
+
+export function matMulShape(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): MatMulShape {
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const m = (transposeA ? a.shape[aRank - 1] : a.shape[aRank - 2]) as number;
+  const k = (transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1]) as number;
+  const kb = (transposeB ? b.shape[bRank - 1] : b.shape[bRank - 2]) as number;
+  const n = (transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1]) as number;
+  tf.util.assert(
+    k === kb,
+    () =>
+      `Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ` +
+      `${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+  );
+  const aBatchShape = a.shape.slice(0, -2);
+  const bBatchShape = b.shape.slice(0, -2);
+  const outBatchShape = tf.broadcast_util.assertAndGetBroadcastShape(aBatchShape, bBatchShape);
+  return { m, k, n, aBatchShape, bBatchShape, outBatchShape };
+}
+
+/** For each output batch index, the batch index of an operand broadcast to `outShape`. */
+function broadcastIndex(operandShape: number[], outShape: number[]): (i: number) => number {
+  const rank = outShape.length;
+  const padded = [...new Array<number>(rank - operandShape.length).fill(1), ...operandShape];
+  const strides = new Array<number>(rank).fill(0);
+  let stride = 1;
+  for (let d = rank - 1; d >= 0; d--) {
+    strides[d] = padded[d] === 1 ? 0 : stride;
+    stride *= padded[d] as number;
+  }
+  return (i) => {
+    let rest = i;
+    let index = 0;
+    for (let d = rank - 1; d >= 0; d--) {
+      const size = outShape[d] as number;
+      index += (rest % size) * (strides[d] as number);
+      rest = Math.floor(rest / size);
+    }
+    return index;
+  };
+}
+
+/**
+ * out = op(a)·op(b) on the wasm backend, batched and broadcast like tf.matMul, computed
+ * with XNNPACK wherever a product can be phrased as [rows,K]·[K,N] on contiguous memory.
+ * Returns a new tensor owned by the caller; every intermediate is released.
+ */
+export function wasmMatMul(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+): tf.TensorInfo {
+  const { m, k, n, aBatchShape, bBatchShape, outBatchShape } = matMulShape(a, b, transposeA, transposeB);
+  const batchA = tf.util.sizeFromShape(aBatchShape);
+  const batchB = tf.util.sizeFromShape(bBatchShape);
+  const batch = tf.util.sizeFromShape(outBatchShape);
+  const out = backend.makeOutput([...outBatchShape, m, n], 'float32');
+  const fns = wasmFns(backend);
+  const outData = tensorData(backend, out);
+  const temps: tf.TensorInfo[] = [];
+  const keep = (t: tf.TensorInfo) => {
+    temps.push(t);
+    return t;
+  };
+  try {
+    if (batch * m * n === 0) return out;
+    if (k === 0) {
+      new Float32Array(backend.wasm.HEAPU8.buffer, outData.memoryOffset, batch * m * n).fill(0);
+      return out;
+    }
+    if (batchA > 1 && batchB > 1 && m < wasmMatMulTuning.loopMinRows && batchA === batchB) {
+      // Scalar loop, fastest with both operands contiguous along k: a as [m,k], b as [n,k].
+      const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
+      const bT = transposeB ? b : keep(transposeLastTwo(backend, b, batchB, k, n));
+      fns.batchMatMul(
+        tensorData(backend, aN).id,
+        bytes([batchA, m, k]),
+        3,
+        tensorData(backend, bT).id,
+        bytes([batchB, n, k]),
+        3,
+        false,
+        true,
+        outData.id,
+      );
+      return out;
+    }
+    // Lay both operands out as row-major [.., m, k] and [.., k, n] (what XNNPACK takes).
+    const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
+    const bN = transposeB ? keep(transposeLastTwo(backend, b, batchB, n, k)) : b;
+    const aData = tensorData(backend, aN);
+    const bData = tensorData(backend, bN);
+    if (batchB === 1) {
+      // One right-hand matrix: stack every left-hand matrix's rows into one product.
+      fns.batchMatMul(aData.id, bytes([1, batchA * m, k]), 3, bData.id, bytes([1, k, n]), 3, false, false, outData.id);
+      return out;
+    }
+    if (batchA === 1) {
+      // One left-hand matrix: a·[b_0 | b_1 | ...] as one [m,k]·[k, batch·n] product.
+      const bWide = keep(permute(backend, bN, [batchB, k, n], [1, 0, 2]));
+      const wide = keep(backend.makeOutput([m, batchB * n], 'float32'));
+      fns.batchMatMul(
+        aData.id,
+        bytes([1, m, k]),
+        3,
+        tensorData(backend, bWide).id,
+        bytes([1, k, batchB * n]),
+        3,
+        false,
+        false,
+        tensorData(backend, wide).id,
+      );
+      fns.transpose(
+        tensorData(backend, wide).id,
+        bytes([m, batchB, n]),
+        3,
+        0,
+        outData.id,
+        bytes([1, 0, 2]),
+        3,
+      );
+      return out;
+    }
+    loopProducts(backend, aData.memoryOffset, bData.memoryOffset, outData.memoryOffset, {
+      m,
+      k,
+      n,
+      aBatchShape,
+      bBatchShape,
+      outBatchShape,
+    });
+    return out;
+  } finally {
+    for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+/** One XNNPACK call per output matrix, on zero-copy views into the operands. */
+function loopProducts(
+  backend: WasmBackend,
+  aOffset: number,
+  bOffset: number,
+  outOffset: number,
+  shape: MatMulShape,
+): void {
+  const { m, k, n, aBatchShape, bBatchShape, outBatchShape } = shape;
+  const fns = wasmFns(backend);
+  const batch = tf.util.sizeFromShape(outBatchShape);
+  const aIndex = broadcastIndex(aBatchShape, outBatchShape);
+  const bIndex = broadcastIndex(bBatchShape, outBatchShape);
+  const aShape = bytes([1, m, k]);
+  const bShape = bytes([1, k, n]);
+  const aViews = new Map<number, number>();
+  // A right-hand view shared by several outputs keeps its packed weights in XNNPACK's cache.
+  const bViews = new Map<number, number>();
+  try {
+    for (let i = 0; i < batch; i++) {
+      const ia = aIndex(i);
+      const ib = bIndex(i);
+      let aId = aViews.get(ia);
+      if (aId === undefined) {
+        aId = registerView(backend, aOffset + ia * m * k * 4, m * k);
+        aViews.set(ia, aId);
+      }
+      let bId = bViews.get(ib);
+      if (bId === undefined) {
+        bId = registerView(backend, bOffset + ib * k * n * 4, k * n);
+        bViews.set(ib, bId);
+      }
+      const outId = registerView(backend, outOffset + i * m * n * 4, m * n);
+      try {
+        fns.batchMatMul(aId, aShape, 3, bId, bShape, 3, false, false, outId);
+      } finally {
+        releaseView(backend, outId);
+      }
+    }
+  } finally {
+    for (const id of aViews.values()) releaseView(backend, id);
+    for (const id of bViews.values()) releaseView(backend, id);
+  }
+}
+
+type BatchMatMulArgs = {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo };
+  backend: unknown;
+  attrs: { transposeA?: boolean; transposeB?: boolean };
+};
+
+/** The replacement `BatchMatMul` kernel function; other dtypes go to the original. */
+export function makeWasmBatchMatMul(original: tf.KernelConfig): tf.KernelConfig['kernelFunc'] {
+  return ((args: BatchMatMulArgs) => {
+    const { a, b } = args.inputs;
+    if (!isWasmBackend(args.backend) || a.dtype !== 'float32' || b.dtype !== 'float32') {
+      return original.kernelFunc(args as never);
+    }
+    return wasmMatMul(args.backend, a, b, !!args.attrs.transposeA, !!args.attrs.transposeB);
+  }) as tf.KernelConfig['kernelFunc'];
+}
