@@ -208,7 +208,9 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
           next[r] = drawn.token;
           if (stopSets[r]!.has(drawn.token)) finish[r] = 'stop';
           if (finish[r] === 'stop' || t + 1 >= rowMax[r]!) {
+            // A finished row is fed padding; its logits are ignored from now on.
             active[r] = 0;
+            next[r] = tokenizer.padId;
             remaining--;
           }
         }
