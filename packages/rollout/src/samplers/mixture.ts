@@ -115,7 +115,7 @@ export const mixtureSampler = defineComponent({
         `mixture of policy temperatures ${temperatures
           .map((t, i) => `T=${fmt(t)} (w ${fmt(raw[i]! / total)})`)
           .join(', ')}`,
-      sample(request, context) {
+      async sample(request, context) {
         const stream = samplerStream(request, options.stream);
         const settings = temperatures.map(
           (temperature): SamplingParams => ({ ...request.sampling, temperature, topK: 0, topP: 1, minP: 0 }),

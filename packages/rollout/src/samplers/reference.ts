@@ -21,7 +21,7 @@ export const referenceSampler = defineComponent({
     id: 'reference',
     describe: () =>
       options.temperature === undefined ? 'reference policy' : `reference policy at T=${fmt(options.temperature)}`,
-    sample(request, context) {
+    async sample(request, context) {
       const engine = context.referenceEngine;
       if (!engine) {
         throw new RftError(

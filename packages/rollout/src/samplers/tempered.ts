@@ -20,7 +20,7 @@ export const temperedSampler = defineComponent({
   build: (options): Sampler => ({
     id: 'tempered',
     describe: () => (options.temperature === undefined ? 'policy at the request temperature' : `policy at T=${fmt(options.temperature)}`),
-    sample(request, context) {
+    async sample(request, context) {
       const temperature = options.temperature ?? request.sampling.temperature;
       const stream = samplerStream(request, options.stream);
       return context.engine.generate({

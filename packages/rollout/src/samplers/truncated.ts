@@ -31,7 +31,7 @@ export const truncatedSampler = defineComponent({
       describe: () =>
         `policy at ${options.temperature === undefined ? 'the request temperature' : `T=${fmt(options.temperature)}`}` +
         (parts ? `, ${parts}` : ', untruncated'),
-      sample(request, context) {
+      async sample(request, context) {
         const temperature = options.temperature ?? request.sampling.temperature;
         const stream = samplerStream(request, options.stream);
         return context.engine.generate({
