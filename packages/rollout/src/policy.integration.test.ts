@@ -1,0 +1,61 @@
+// The engine over the real transformer policy: what it records must be what the policy
+// computes when it scores the same tokens.
+import { Rng, type Policy } from '@rftkit/core';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { createCharTokenizer, createTransformerPolicy, encodePrompt } from '@rftkit/policy';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createRolloutEngine } from './engine';
+import { encodePromptIds } from './prompt';
+import { sampling } from './test-utils/fixtures';
+
+const tokenizer = createCharTokenizer({ alphabet: '0123456789+-*=() ' });
+
+/** Larger-than-init weights so next-token distributions differ from position to position. */
+function randomize(policy: Policy, seed: number): void {
+  const rng = new Rng(seed);
+  const weights = policy.getWeights();
+  for (const w of Object.values(weights)) w.values = Float32Array.from(w.values, () => rng.normal() * 0.3);
+  policy.setWeights(weights);
+}
+
+it('uses the same prompt encoding as @rftkit/policy', () => {
+  for (const text of ['', '12+3=', '(4 * 5)']) expect(encodePromptIds(tokenizer, text)).toEqual(encodePrompt(tokenizer, text));
+});
+
+describeBackends('rollout engine over the transformer policy', () => {
+  let policy: Policy;
+  beforeAll(() => {
+    policy = createTransformerPolicy({ tokenizer, dModel: 32, nLayers: 2, nHeads: 4, maxSeqLen: 32, seed: 1 });
+    randomize(policy, 2);
+  });
+  afterAll(() => policy.dispose());
+
+  for (const temperature of [0.7, 1.3]) {
+    it(`behaviourLogp at T=${temperature} equals policy.tokenStats at T; logpT1 equals tokenStats at 1`, async () => {
+      const engine = createRolloutEngine({ policy });
+      const prompts = [
+        { id: 'a', prompt: '12+3=' },
+        { id: 'b', prompt: '(4 * 5) - 6=' },
+        { id: 'c', prompt: '' },
+      ];
+      const b = await expectNoLeaks(() =>
+        engine.generate({ prompts, samplesPerPrompt: 3, sampling: sampling({ temperature, maxNewTokens: 10 }), seed: 4, step: 1 }),
+      );
+      const [atT, atOne] = tf.tidy(() => {
+        const input = {
+          tokens: tf.tensor2d(b.tokens, [b.rows, b.seqLen], 'int32'),
+          attentionMask: tf.tensor2d(b.attentionMask, [b.rows, b.seqLen]),
+        };
+        return [
+          policy.tokenStats(input, { temperature }).logp.dataSync(),
+          policy.tokenStats(input, { temperature: 1 }).logp.dataSync(),
+        ];
+      });
+      const on = (x: ArrayLike<number>) => Array.from(x).filter((_, i) => b.responseMask[i] === 1);
+      expect(on(b.responseMask).length).toBeGreaterThan(b.rows);
+      expectAllClose(on(b.behaviourLogp), on(atT!), { atol: 1e-4, rtol: 0, label: 'behaviourLogp' });
+      expectAllClose(on(b.logpT1), on(atOne!), { atol: 1e-4, rtol: 0, label: 'logpT1' });
+    });
+  }
+});
