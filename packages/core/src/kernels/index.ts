@@ -1,11 +1,15 @@
 import type { SelectedBackend } from '../backend';
 import { overrideKernel, restoreKernel } from './override';
 import { makeWasmBatchMatMul } from './wasm-batch-matmul';
+import { makeWasmPow } from './wasm-pow';
+import { makeWasmSum } from './wasm-sum';
 
 /** Kernels rftkit replaces, per backend. */
 const OVERRIDES: Record<string, Record<string, Parameters<typeof overrideKernel>[2]>> = {
   wasm: {
     BatchMatMul: makeWasmBatchMatMul,
+    Pow: makeWasmPow,
+    Sum: makeWasmSum,
   },
 };
 
