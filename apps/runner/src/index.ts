@@ -1,1 +1,20 @@
-export {};
+// Programmatic API of the rft runner (the CLI is src/cli.ts).
+export { compose, type Composition, createPolicy, createReward, createTask } from './compose';
+export { configName, parseConfigText, readConfigFile } from './config/load';
+export { getAtPath, type Override, parseOverride, setAtPath } from './config/overrides';
+export { applyOverrides, type RegistrySet, type ResolvedRunConfig, resolveRunConfig } from './config/resolve';
+export { type LoadedRunConfig, loadRunConfig, loadRunConfigObject } from './config/run-config';
+export { componentRefSchema, createRunConfigSchema, policyConfigSchema } from './config/schema';
+export { loadSftConfig, sftConfigSchema, type SftConfig } from './config/sft-config';
+export { type EvalOptions, runEval } from './commands/eval';
+export { formatComponentList } from './commands/list';
+export { runSft, type SftCommandOptions } from './commands/sft';
+export { runTrain, stepRecords, type TrainOptions, type TrainResult } from './commands/train';
+export { type EvaluateOptions, type EvaluateResult, evaluatePolicy } from './evaluate';
+export { type CliIO, processIO } from './io';
+export { createProgram, runCli } from './program';
+export { createBarProgress, createLineProgress, createProgress, type Progress } from './progress';
+export { createRegistries, FAMILY_TITLES, registerUserComponents } from './registries';
+export { type ChartDefinition, DEFAULT_CHARTS, renderSvg, type StepRecord } from './report/charts';
+export { type ReportInput, writeReport } from './report/html';
+export { formatSummaryTable, summarize, type SummaryRow } from './report/summary';

@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { CheckpointError, ConfigError, type Policy, type SamplingParams, selectBackend } from '@rftkit/core';
+import { loadPolicy } from '@rftkit/policy';
+import { trainerSamplingSchema } from '@rftkit/trainer';
+import { createReward, createTask } from '../compose';
+import type { RegistrySet } from '../config/resolve';
+import type { ComponentRefConfig } from '../config/schema';
+import { evaluatePolicy, type EvaluateResult } from '../evaluate';
+import type { CliIO } from '../io';
+import { createRegistries } from '../registries';
+
+export interface EvalOptions {
+  /** Task id (default: the run's or checkpoint's task). */
+  task?: string;
+  /** Samples per prompt (n). Default 16. */
+  samples?: number;
+  /** pass@k values. Default 1, 4, 16. */
+  k?: number[];
+  /** Test prompts. Default 100. */
+  prompts?: number;
+  seed?: number;
+  backend?: string;
+  temperature?: number;
+  registries?: RegistrySet;
+}
+
+interface Target {
+  policyDir: string;
+  task?: ComponentRefConfig;
+  reward?: ComponentRefConfig;
+  sampling?: Partial<SamplingParams>;
+  seed?: number;
+  describe: string;
+}
+
+async function readJson(path: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+}
+
+/**
+ * What `rft eval` was pointed at: a run folder (its latest checkpoint and config), a
+ * trainer checkpoint `checkpoints/step-N`, or a policy folder (`policy.json`, e.g. an
+ * `rft sft` output with its `sft.json`).
+ */
+export async function resolveEvalTarget(path: string): Promise<Target> {
+  const dir = resolve(path);
+  const fromRunConfig = async (runDir: string) => {
+    const file = join(runDir, 'config.json');
+    if (!existsSync(file)) return {};
+    const c = await readJson(file);
+    const trainer = c.trainer as { eval?: { sampling?: Partial<SamplingParams> } } | undefined;
+    return {
+      task: c.task as ComponentRefConfig,
+      reward: c.reward as ComponentRefConfig | undefined,
+      sampling: trainer?.eval?.sampling,
+      seed: c.seed as number,
+    };
+  };
+  if (existsSync(join(dir, 'checkpoints', 'latest'))) {
+    const name = (await readFile(join(dir, 'checkpoints', 'latest'), 'utf8')).trim();
+    return { policyDir: join(dir, 'checkpoints', name, 'policy'), ...(await fromRunConfig(dir)), describe: `run ${path} (${name})` };
+  }
+  if (existsSync(join(dir, 'policy', 'policy.json'))) {
+    return { policyDir: join(dir, 'policy'), ...(await fromRunConfig(dirname(dirname(dir)))), describe: `checkpoint ${path}` };
+  }
+  if (existsSync(join(dir, 'policy.json'))) {
+    const sftFile = join(dir, 'sft.json');
+    const sft = existsSync(sftFile) ? await readJson(sftFile) : {};
+    return { policyDir: dir, task: sft.task as ComponentRefConfig | undefined, describe: `policy ${path}` };
+  }
+  throw new CheckpointError(dir, 'not a run folder (checkpoints/latest), a trainer checkpoint (policy/) or a policy folder (policy.json)');
+}
+
+/** `rft eval`: pass@k and avg@n of a run's latest policy (or a checkpoint) on its task's test split. */
+export async function runEval(path: string, options: EvalOptions, io: CliIO): Promise<EvaluateResult> {
+  const target = await resolveEvalTarget(path);
+  const registries = options.registries ?? createRegistries();
+  const taskRef: ComponentRefConfig | undefined =
+    options.task !== undefined ? { use: options.task, with: target.task?.use === options.task ? target.task.with : {} } : target.task;
+  if (!taskRef) {
+    throw new ConfigError('rft eval', [
+      { path: '--task', message: `${path} does not record its task; name one: ${registries.task.ids().join(', ')}` },
+    ]);
+  }
+  if (!registries.task.has(taskRef.use)) {
+    throw new ConfigError('rft eval', [
+      { path: '--task', message: `unknown task '${taskRef.use}'; available: ${registries.task.ids().join(', ')}` },
+    ]);
+  }
+  const samples = options.samples ?? 16;
+  const k = options.k ?? [1, 4, 16];
+  const promptCount = options.prompts ?? 100;
+  const seed = options.seed ?? target.seed ?? 0;
+  const sampling = trainerSamplingSchema.parse({
+    ...target.sampling,
+    ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+  });
+  await selectBackend((options.backend ?? "auto") as "auto", { log: (m) => io.err(m) });
+  const task = createTask(registries, taskRef);
+  const reward = createReward(registries, options.task !== undefined ? undefined : target.reward, task);
+  const prompts = task.generate('test', promptCount, seed);
+  let policy: Policy | undefined;
+  try {
+    policy = await loadPolicy(target.policyDir);
+    io.err(`evaluating ${target.describe} on ${task.id} (test split): ${prompts.length} prompts × ${samples} samples, T=${sampling.temperature}`);
+    const result = await evaluatePolicy({
+      policy,
+      prompts,
+      reward,
+      samples,
+      k,
+      sampling,
+      seed,
+      onProgress: (done, total) => io.err(`  ${done}/${total} prompts`),
+    });
+    io.out(formatEval(result));
+    return result;
+  } finally {
+    policy?.dispose();
+  }
+}
+
+export function formatEval(result: EvaluateResult): string {
+  const lines = Object.entries(result.passAtK).map(([k, v]) => `${k.padEnd(10)} ${(v * 100).toFixed(1)}%`);
+  lines.push(`${`avg@${result.n}`.padEnd(10)} ${(result.avgAtN * 100).toFixed(1)}%`);
+  return `${lines.join('\n')}\n(${result.prompts} prompts, n=${result.n} samples each)`;
+}

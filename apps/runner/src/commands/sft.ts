@@ -1,0 +1,107 @@
+import { join, relative } from 'node:path';
+import { ConfigError, Rng, selectBackend, writeFileAtomic } from '@rftkit/core';
+import { savePolicy, trainSft } from '@rftkit/policy';
+import { createPolicy, createTask } from '../compose';
+import { loadSftConfig, type SftConfig } from '../config/sft-config';
+import { evaluatePolicy, type EvaluateResult } from '../evaluate';
+import type { CliIO } from '../io';
+import { formatDuration } from '../progress';
+import { formatEval } from './eval';
+
+export interface SftCommandOptions {
+  sets?: string[];
+  backend?: string;
+  /** Overrides the config's `out`. */
+  out?: string;
+}
+
+export interface SftResult {
+  out: string;
+  losses: number[];
+  eval: EvaluateResult;
+  config: SftConfig;
+}
+
+/**
+ * `rft sft`: trains a base policy on the task's own solutions (drawn uniformly among the
+ * valid ones, so the base stays diverse), saves it, and reports pass@k on the test split.
+ * Writes the policy folder plus `sft.json` (config, task, losses, eval).
+ */
+export async function runSft(configPath: string, options: SftCommandOptions, io: CliIO): Promise<SftResult> {
+  const { config, registries } = await loadSftConfig(configPath, { sets: options.sets, backend: options.backend });
+  if (options.out) config.out = options.out;
+  await selectBackend(config.backend, { log: (m) => io.err(m) });
+  const task = createTask(registries, config.task);
+  if (!task.solve) {
+    throw new ConfigError(configPath, [{ path: 'task.use', message: `task '${task.id}' has no solver, so it cannot make SFT data` }]);
+  }
+  const rng = new Rng(config.seed);
+  const prompts = task.generate('train', config.data.prompts, config.seed);
+  const examples: Array<{ prompt: string; completion: string }> = [];
+  for (const p of prompts) {
+    for (let i = 0; i < config.data.solutionsPerPrompt; i++) {
+      const completion = task.solve(p, () => rng.float());
+      if (completion !== undefined) examples.push({ prompt: p.prompt, completion });
+    }
+  }
+  io.err(`sft: ${examples.length} examples from ${prompts.length} train prompts of ${task.id}`);
+  if (examples.length === 0) {
+    throw new ConfigError(configPath, [{ path: 'data.prompts', message: 'the solver found no solution for any prompt' }]);
+  }
+  const policy = await createPolicy(config.policy, task);
+  try {
+    const started = Date.now();
+    const every = Math.max(1, Math.round(config.sft.steps / 20));
+    let window: number[] = [];
+    const { losses } = await trainSft({
+      policy,
+      examples,
+      steps: config.sft.steps,
+      examplesPerStep: config.sft.examplesPerStep,
+      learningRate: config.sft.learningRate,
+      seed: config.seed,
+      onStep: ({ step, loss }) => {
+        window.push(loss);
+        if (step % every === 0 || step === config.sft.steps) {
+          const mean = window.reduce((a, b) => a + b, 0) / window.length;
+          const elapsed = (Date.now() - started) / 1000;
+          const eta = (elapsed / step) * (config.sft.steps - step);
+          io.err(`sft step ${step}/${config.sft.steps} | loss ${mean.toFixed(4)} | eta ${formatDuration(eta)}`);
+          window = [];
+        }
+      },
+    });
+    await savePolicy(config.out, policy);
+    io.err(`saved ${relative(process.cwd(), config.out) || config.out}`);
+    const testPrompts = task.generate('test', config.eval.prompts, config.seed);
+    const evalResult = await evaluatePolicy({
+      policy,
+      prompts: testPrompts,
+      reward: task.reward(),
+      samples: config.eval.samplesPerPrompt,
+      k: config.eval.k,
+      sampling: config.eval.sampling,
+      seed: config.seed,
+    });
+    await writeFileAtomic(
+      join(config.out, 'sft.json'),
+      `${JSON.stringify(
+        {
+          task: config.task,
+          // Paths are left out: they are machine-specific.
+          config: { ...config, out: undefined },
+          examples: examples.length,
+          finalLoss: losses.length ? losses[losses.length - 1] : null,
+          eval: { ...evalResult, correct: undefined, split: 'test', sampling: config.eval.sampling },
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    io.out(formatEval(evalResult));
+    io.out(`policy: ${relative(process.cwd(), config.out) || config.out}`);
+    return { out: config.out, losses, eval: evalResult, config };
+  } finally {
+    policy.dispose();
+  }
+}

@@ -1,0 +1,174 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { ConfigError, type Metrics, selectBackend, writeFileAtomic } from '@rftkit/core';
+import { createTrainer, type RunSummary } from '@rftkit/trainer';
+import { compose } from '../compose';
+import type { ResolvedRunConfig } from '../config/resolve';
+import { loadRunConfig } from '../config/run-config';
+import type { CliIO } from '../io';
+import { createLineProgress, formatDuration, type Progress } from '../progress';
+import type { StepRecord } from '../report/charts';
+import { writeReport } from '../report/html';
+import { formatSummaryTable, type SummaryRow } from '../report/summary';
+
+export interface TrainOptions {
+  /** `--set path=value` overrides. */
+  sets?: string[];
+  /** Run folder; default `runs/<config name>-<timestamp>`. */
+  out?: string;
+  /** Continue the run in `out` from its latest checkpoint. */
+  resume?: boolean;
+  backend?: string;
+  /** Aborting it asks the trainer to stop after the current step (and save a checkpoint). */
+  signal?: AbortSignal;
+  /** Progress display (default: plain lines to `io.err`). */
+  progress?: Progress;
+}
+
+export interface TrainResult {
+  outDir: string;
+  reportPath: string;
+  summary: RunSummary;
+  table: SummaryRow[];
+  config: ResolvedRunConfig;
+}
+
+function timestamp(d = new Date()): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/** Fields that may change when a run is resumed: more steps, another backend. */
+const RESUMABLE_CHANGES = new Set(['trainer.steps', 'backend']);
+
+function differences(a: unknown, b: unknown, path = ''): string[] {
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
+    return JSON.stringify(a) === JSON.stringify(b) ? [] : [path || '(root)'];
+  }
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].flatMap((k) =>
+    differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k),
+  );
+}
+
+/** Step rows and eval rows merged into one record per step (eval at step 0 included). */
+export function stepRecords(summary: Pick<RunSummary, 'history' | 'evals'>): StepRecord[] {
+  const byStep = new Map<number, Metrics>();
+  for (const row of [...summary.history, ...summary.evals]) {
+    const step = Number(row.step ?? 0);
+    byStep.set(step, { ...byStep.get(step), ...row });
+  }
+  return [...byStep.entries()].sort(([a], [b]) => a - b).map(([step, metrics]) => ({ step, metrics }));
+}
+
+/**
+ * `rft train`: validates the config, selects the backend, composes the components,
+ * trains with checkpoints, and writes `config.json`, `metrics.jsonl`, `eval.jsonl`,
+ * `checkpoints/`, `report.html` and `charts/*.svg` into the run folder.
+ */
+export async function runTrain(configPath: string, options: TrainOptions, io: CliIO): Promise<TrainResult> {
+  const loaded = await loadRunConfig(configPath, { sets: options.sets, backend: options.backend });
+  const { config, registries, name } = loaded;
+  if (options.resume && !options.out) {
+    throw new ConfigError('--resume', [{ path: '--out', message: 'name the run folder to resume: --out runs/<run>' }]);
+  }
+  const outDir = resolve(options.out ?? join('runs', `${name}-${timestamp()}`));
+  const configFile = join(outDir, 'config.json');
+  const hasRun = existsSync(join(outDir, 'checkpoints', 'latest'));
+  if (options.resume) {
+    if (!hasRun) {
+      throw new ConfigError('--resume', [{ path: '--out', message: `${outDir} has no checkpoint to resume (checkpoints/latest is missing)` }]);
+    }
+    if (existsSync(configFile)) {
+      const saved = JSON.parse(await readFile(configFile, 'utf8')) as unknown;
+      const changed = differences(saved, config).filter((p) => !RESUMABLE_CHANGES.has(p));
+      if (changed.length > 0) {
+        throw new ConfigError('--resume', changed.map((p) => ({
+          path: p,
+          message: `differs from the run's config.json; a resumed run may only change ${[...RESUMABLE_CHANGES].join(', ')}`,
+        })));
+      }
+    }
+  } else if (hasRun) {
+    throw new ConfigError('--out', [{ path: '--out', message: `${outDir} already holds a run; add --resume to continue it, or choose another folder` }]);
+  }
+
+  const backend = await selectBackend(config.backend, { log: (m) => io.err(m) });
+  const parts = await compose(config, registries);
+  const trainPrompts = parts.task.generate('train', config.data.trainPrompts, config.seed);
+  const testPrompts = config.data.testPrompts > 0 ? parts.task.generate('test', config.data.testPrompts, config.seed) : [];
+  await writeFileAtomic(configFile, `${JSON.stringify(config, null, 2)}\n`);
+
+  const progress = options.progress ?? createLineProgress((l) => io.err(l));
+  const started = Date.now();
+  const trainer = createTrainer({
+    policy: parts.policy,
+    reference: parts.reference,
+    trainPrompts,
+    testPrompts,
+    reward: parts.reward,
+    advantage: parts.advantage,
+    loss: parts.loss,
+    aggregator: parts.aggregation,
+    regularizers: parts.regularizers,
+    config: config.trainer,
+    outDir,
+    resumeFrom: options.resume ? 'latest' : undefined,
+    onEvent(event) {
+      if (event.type === 'step') progress.update({ step: event.step, metrics: event.metrics });
+      else if (event.type === 'eval') {
+        const shown = Object.entries(event.metrics)
+          .filter(([k]) => /(pass|avg)@\d+$/.test(k))
+          .map(([k, v]) => `${k.replace(/^eval\//, '')} ${v.toFixed(3)}`);
+        progress.log(`eval @ step ${event.step}: ${shown.join(' | ')}`);
+      } else if (event.type === 'checkpoint') progress.log(`checkpoint: ${relative(process.cwd(), event.path) || event.path}`);
+      else progress.log(event.message);
+    },
+  });
+  const onAbort = () => {
+    progress.log('stopping after this step (a checkpoint will be saved); press Ctrl-C again to quit at once');
+    trainer.requestStop();
+  };
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  let summary: RunSummary;
+  try {
+    await trainer.ready();
+    io.err(`run: ${outDir}`);
+    io.err(
+      `composition: task ${config.task.use}, advantage ${config.advantage.use}, loss ${config.loss.use}, ` +
+        `aggregation ${config.aggregation.use}, regularizers [${config.regularizers.map((r) => r.use).join(', ')}]`,
+    );
+    progress.start(config.trainer.steps as number, trainer.state.step);
+    if (options.signal?.aborted) trainer.requestStop();
+    summary = await trainer.run();
+  } finally {
+    progress.stop();
+    options.signal?.removeEventListener('abort', onAbort);
+    trainer.dispose();
+    parts.reference?.dispose();
+    parts.policy.dispose();
+  }
+
+  const records = stepRecords(summary);
+  const report = await writeReport(outDir, {
+    title: `rft run: ${name}`,
+    records,
+    config,
+    facts: {
+      config: relative(process.cwd(), resolve(configPath)),
+      backend: `${backend.name} (${backend.source})`,
+      steps: `${summary.steps}${summary.stopped ? ' (stopped early)' : ''}`,
+      'wall time (this session)': formatDuration((Date.now() - started) / 1000),
+      checkpoint: summary.checkpoint ? relative(outDir, summary.checkpoint) : '(none)',
+    },
+  });
+  io.out('');
+  io.out(formatSummaryTable(report.summary));
+  io.out('');
+  if (summary.stopped) {
+    io.out(`stopped at step ${summary.steps}; continue with: rft train ${configPath} --out ${relative(process.cwd(), outDir)} --resume`);
+  }
+  io.out(`report: ${relative(process.cwd(), report.reportPath) || report.reportPath}`);
+  return { outDir, reportPath: report.reportPath, summary, table: report.summary, config };
+}

@@ -1,0 +1,64 @@
+import {
+  ConfigError,
+  type AdvantageEstimator,
+  type LossAggregator,
+  type Policy,
+  type PolicyLoss,
+  type Regularizer,
+  type RewardFunction,
+  type Task,
+} from '@rftkit/core';
+import { createCharTokenizer, createTransformerPolicy, loadPolicy } from '@rftkit/policy';
+import type { ComponentRefConfig, PolicyConfig } from './config/schema';
+import type { RegistrySet, ResolvedRunConfig } from './config/resolve';
+
+/** The components a run config names, built. Tensors (policies) are owned by the caller. */
+export interface Composition {
+  task: Task;
+  policy: Policy;
+  /** Frozen copy of the initial policy, when `reference: true` or a regularizer needs one. */
+  reference?: Policy;
+  reward: RewardFunction;
+  advantage: AdvantageEstimator;
+  loss: PolicyLoss;
+  aggregation: LossAggregator;
+  regularizers: Regularizer[];
+}
+
+export function createTask(registries: RegistrySet, ref: ComponentRefConfig): Task {
+  return registries.task.create(ref) as Task;
+}
+
+/**
+ * Builds the policy a config names: a saved checkpoint, or a fresh transformer whose
+ * character tokenizer covers the task's alphabet.
+ */
+export async function createPolicy(config: PolicyConfig, task: Task): Promise<Policy> {
+  if ('checkpoint' in config) return loadPolicy(config.checkpoint);
+  const alphabet = task.alphabet?.();
+  if (!alphabet) {
+    throw new ConfigError('policy', [
+      { path: 'policy', message: `task '${task.id}' declares no alphabet; start from a checkpoint instead` },
+    ]);
+  }
+  return createTransformerPolicy({ ...(config.with as object), tokenizer: createCharTokenizer({ alphabet }) });
+}
+
+/** The run's reward: the configured one, else the task's own verifier. */
+export function createReward(registries: RegistrySet, ref: ComponentRefConfig | undefined, task: Task): RewardFunction {
+  return ref ? (registries.reward.create(ref) as RewardFunction) : task.reward();
+}
+
+/** Builds every component of a resolved run config (the backend must be selected first). */
+export async function compose(config: ResolvedRunConfig, registries: RegistrySet): Promise<Composition> {
+  const task = createTask(registries, config.task);
+  const reward = createReward(registries, config.reward, task);
+  const advantage = registries.advantage.create(config.advantage) as AdvantageEstimator;
+  const loss = registries.loss.create(config.loss) as PolicyLoss;
+  const aggregation = registries.aggregation.create(config.aggregation) as LossAggregator;
+  const regularizers = config.regularizers.map((r) => registries.regularizer.create(r) as Regularizer);
+  const policy = await createPolicy(config.policy, task);
+  const needsReference = config.reference || regularizers.some((r) => r.needsReference);
+  const reference = needsReference ? policy.clone({ trainable: false }) : undefined;
+  return { task, policy, reference, reward, advantage, loss, aggregation, regularizers };
+}

@@ -1,0 +1,240 @@
+import { ConfigError, type FieldIssue, type Registry } from '@rftkit/core';
+import type { z } from 'zod';
+import { getAtPath, type Override, setAtPath } from './overrides';
+import { createRunConfigSchema, type ComponentRefConfig, type PolicyConfig } from './schema';
+import { acceptsAnyKey, formatPath, objectKeys, type PathSegment, schemaAt } from './schema-walk';
+
+/** The registries a config's component ids are looked up in, by family. */
+export interface RegistrySet {
+  task: Registry;
+  reward: Registry;
+  advantage: Registry;
+  loss: Registry;
+  aggregation: Registry;
+  kl: Registry;
+  regularizer: Registry;
+  sampler: Registry;
+}
+
+export interface ResolveContext {
+  registries: RegistrySet;
+  /** The trainer's settings schema (`trainerConfigSchema`). */
+  trainerSchema: z.ZodType;
+  /** Options of a fresh transformer policy, without the tokenizer. */
+  policySchema: z.ZodType;
+  /** Where the config came from, for messages (`configs/grpo.yaml`). */
+  source: string;
+}
+
+/** A validated config: every default filled, component options parsed by their schemas. */
+export interface ResolvedRunConfig {
+  name?: string;
+  seed: number;
+  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  task: ComponentRefConfig;
+  policy: PolicyConfig;
+  data: { trainPrompts: number; testPrompts: number };
+  reference: boolean;
+  reward?: ComponentRefConfig;
+  advantage: ComponentRefConfig;
+  loss: ComponentRefConfig;
+  aggregation: ComponentRefConfig;
+  regularizers: ComponentRefConfig[];
+  trainer: Record<string, unknown>;
+  components: string[];
+}
+
+/** Config keys holding one component, and the family each is looked up in. */
+const SINGLE_REFS: Array<[key: string, family: keyof RegistrySet]> = [
+  ['task', 'task'],
+  ['reward', 'reward'],
+  ['advantage', 'advantage'],
+  ['loss', 'loss'],
+  ['aggregation', 'aggregation'],
+];
+
+export interface ZodIssueLike {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  keys?: string[];
+  errors?: ZodIssueLike[][];
+}
+
+function toSegments(path: PropertyKey[]): PathSegment[] {
+  return path.map((p) => (typeof p === 'number' ? p : String(p)));
+}
+
+/** zod issues → field issues whose messages say what is allowed. */
+export function describeIssues(
+  issues: readonly ZodIssueLike[],
+  schema: z.ZodType,
+  prefix: PathSegment[],
+  raw: unknown,
+): FieldIssue[] {
+  const out: FieldIssue[] = [];
+  for (const issue of issues) {
+    const at = toSegments(issue.path);
+    if (issue.code === 'unrecognized_keys' && issue.keys) {
+      const walked = schemaAt(schema, at);
+      const allowed = walked.ok ? objectKeys(walked.schema) : [];
+      for (const key of issue.keys) {
+        out.push({
+          path: formatPath([...prefix, ...at, key]),
+          message: `unknown field; allowed: ${allowed.join(', ') || '(none)'}`,
+        });
+      }
+    } else if (issue.code === 'invalid_union' && issue.errors && formatPath(at) === 'policy' && prefix.length === 0) {
+      const value = getAtPath(raw, at);
+      const branch =
+        typeof value === 'object' && value !== null ? ('checkpoint' in value ? 0 : 'use' in value ? 1 : -1) : -1;
+      const chosen = branch >= 0 ? issue.errors[branch] : undefined;
+      if (chosen && chosen.length > 0) {
+        out.push(...describeIssues(chosen.map((i) => ({ ...i, path: [...at, ...i.path] })), schema, prefix, raw));
+      } else {
+        out.push({
+          path: 'policy',
+          message: "expected { checkpoint: <folder> } or { use: 'transformer', with: { ... } }",
+        });
+      }
+    } else {
+      out.push({ path: formatPath([...prefix, ...at]), message: issue.message });
+    }
+  }
+  return out;
+}
+
+/** Validates a component reference's id and options; returns the parsed options. */
+export function resolveComponent(
+  ref: ComponentRefConfig,
+  registry: Registry,
+  at: PathSegment[],
+  issues: FieldIssue[],
+): Record<string, unknown> | undefined {
+  if (!registry.has(ref.use)) {
+    issues.push({
+      path: formatPath([...at, 'use']),
+      message: `unknown ${registry.family} '${ref.use}'; available: ${registry.ids().join(', ') || '(none registered)'}`,
+    });
+    return undefined;
+  }
+  return resolveOptions(registry.get(ref.use).schema as z.ZodType, ref.with, [...at, 'with'], `${registry.family} '${ref.use}'`, issues);
+}
+
+/** Validates options against a schema, rejecting unknown keys; returns the parsed options. */
+export function resolveOptions(
+  schema: z.ZodType,
+  options: Record<string, unknown>,
+  at: PathSegment[],
+  owner: string,
+  issues: FieldIssue[],
+): Record<string, unknown> | undefined {
+  const keys = objectKeys(schema);
+  let bad = false;
+  // zod objects drop unknown keys silently; a typo in an option must not pass unnoticed.
+  if (keys.length > 0 && !acceptsAnyKey(schema)) {
+    for (const key of Object.keys(options)) {
+      if (!keys.includes(key)) {
+        issues.push({ path: formatPath([...at, key]), message: `unknown option of ${owner}; allowed: ${keys.join(', ')}` });
+        bad = true;
+      }
+    }
+  }
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) {
+    issues.push(...describeIssues(parsed.error.issues as unknown as ZodIssueLike[], schema, at, options));
+    return undefined;
+  }
+  return bad ? undefined : (parsed.data as Record<string, unknown>);
+}
+
+/**
+ * Validates a raw config (parsed YAML/JSON with overrides applied): the config's own
+ * fields, every component id against its registry, every component's options against
+ * its schema. Throws one `ConfigError` listing every bad field; returns the config with
+ * all defaults filled.
+ */
+export function resolveRunConfig(raw: unknown, context: ResolveContext): ResolvedRunConfig {
+  const schema = createRunConfigSchema(context.trainerSchema);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(
+      context.source,
+      describeIssues(parsed.error.issues as unknown as ZodIssueLike[], schema as unknown as z.ZodType, [], raw),
+    );
+  }
+  const config = parsed.data as unknown as ResolvedRunConfig;
+  const issues: FieldIssue[] = [];
+  const r = context.registries;
+  for (const [key, family] of SINGLE_REFS) {
+    const ref = (config as unknown as Record<string, ComponentRefConfig | undefined>)[key];
+    if (!ref) continue;
+    const options = resolveComponent(ref, r[family], [key], issues);
+    if (options) ref.with = options;
+  }
+  config.regularizers.forEach((ref, i) => {
+    const options = resolveComponent(ref, r.regularizer, ['regularizers', i], issues);
+    if (options) ref.with = options;
+  });
+  if ('use' in config.policy) {
+    const options = resolveOptions(context.policySchema, config.policy.with, ['policy', 'with'], "policy 'transformer'", issues);
+    if (options) config.policy.with = options;
+  }
+  if (issues.length > 0) throw new ConfigError(context.source, issues);
+  return config;
+}
+
+/**
+ * The schema of the field an override names, or an issue when the config has no such
+ * field. Component options are checked against the schema of the component the config
+ * (with earlier overrides applied) names at that place.
+ */
+export function checkOverridePath(raw: unknown, override: Override, context: ResolveContext): FieldIssue | undefined {
+  const path = override.path;
+  const top = createRunConfigSchema(context.trainerSchema) as unknown as z.ZodType;
+  const withIndex = path.indexOf('with');
+  const componentAt = withIndex > 0 ? path.slice(0, withIndex) : undefined;
+  let schema: z.ZodType = top;
+  let rest: PathSegment[] = path;
+  if (componentAt && withIndex < path.length - 1) {
+    const owner = componentSchema(raw, componentAt, context);
+    if (owner) {
+      schema = owner;
+      rest = path.slice(withIndex + 1);
+    }
+  }
+  const walked = schemaAt(schema, rest);
+  if (walked.ok) return undefined;
+  const offset = path.length - rest.length;
+  const failedAt = formatPath(path.slice(0, offset + walked.at + 1));
+  return {
+    path: override.text,
+    message: `no field '${failedAt}' in the config; allowed at '${formatPath(path.slice(0, offset + walked.at)) || '(root)'}': ${walked.allowed.join(', ') || '(none)'}`,
+  };
+}
+
+function componentSchema(raw: unknown, at: PathSegment[], context: ResolveContext): z.ZodType | undefined {
+  const key = at[0];
+  if (key === 'policy' && at.length === 1) return context.policySchema;
+  const family: keyof RegistrySet | undefined =
+    key === 'regularizers' && at.length === 2
+      ? 'regularizer'
+      : at.length === 1
+        ? SINGLE_REFS.find(([k]) => k === key)?.[1]
+        : undefined;
+  if (!family) return undefined;
+  const use = getAtPath(raw, [...at, 'use']);
+  const registry = context.registries[family];
+  if (typeof use !== 'string' || !registry.has(use)) return undefined;
+  return registry.get(use).schema as z.ZodType;
+}
+
+/** Applies overrides to a raw config, rejecting paths the config does not have. */
+export function applyOverrides(raw: Record<string, unknown>, overrides: readonly Override[], context: ResolveContext): void {
+  for (const o of overrides) {
+    const issue = checkOverridePath(raw, o, context);
+    if (issue) throw new ConfigError(`--set ${o.text}`, [issue]);
+    setAtPath(raw, o.path, o.value);
+  }
+}
+

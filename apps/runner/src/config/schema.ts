@@ -1,0 +1,77 @@
+import { BACKEND_NAMES } from '@rftkit/core';
+import { z } from 'zod';
+
+/** `{ use: 'grpo', with: { ... } }`: a component by id and its options. */
+export const componentRefSchema = z
+  .strictObject({
+    use: z.string().min(1).describe('Component id (see `rft list`).'),
+    with: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe("The component's options; validated by its own schema, defaults filled."),
+  })
+  .describe('A component: `use` names it by id, `with` sets its options.');
+
+export type ComponentRefConfig = z.output<typeof componentRefSchema>;
+
+export const policyConfigSchema = z.union([
+  z
+    .strictObject({ checkpoint: z.string().min(1).describe('Folder written by `savePolicy` / `rft sft`.') })
+    .describe('Start from a saved policy.'),
+  z
+    .strictObject({
+      use: z.literal('transformer').describe("The policy architecture; only 'transformer' is built in."),
+      with: z.record(z.string(), z.unknown()).default({}).describe('Transformer sizes (dModel, nLayers, ...).'),
+    })
+    .describe("A freshly initialised policy; its tokenizer is built from the task's alphabet."),
+]);
+
+export type PolicyConfig = z.output<typeof policyConfigSchema>;
+
+/** Families a config names components of, with the config key that holds them. */
+export const COMPONENT_KEYS = ['task', 'reward', 'advantage', 'loss', 'aggregation'] as const;
+
+/**
+ * The run config. `trainer` is the trainer's own schema, passed in so this file stays
+ * independent of the trainer's version.
+ */
+export function createRunConfigSchema<T extends z.ZodType>(trainerSchema: T) {
+  return z.strictObject({
+    name: z.string().optional().describe('Run name; default: the config file name.'),
+    seed: z.number().int().min(0).max(0xffffffff).default(0).describe('The run seed; every random draw derives from it.'),
+    backend: z
+      .enum(BACKEND_NAMES as unknown as ['auto', 'tensorflow', 'wasm', 'cpu'])
+      .default('auto')
+      .describe('tfjs backend: auto tries tensorflow (tfjs-node), then wasm, then cpu.'),
+    task: componentRefSchema.describe('The task prompts come from (family task).'),
+    policy: policyConfigSchema,
+    data: z
+      .strictObject({
+        trainPrompts: z.number().int().positive().default(2000).describe("Prompts generated from the task's train split."),
+        testPrompts: z
+          .number()
+          .int()
+          .min(0)
+          .default(200)
+          .describe('Prompts generated from the test split (evaluation uses the first trainer.eval.prompts).'),
+      })
+      .prefault({})
+      .describe('How many prompts the run draws from its task.'),
+    reference: z.boolean().default(false).describe('Keep a frozen copy of the initial policy (KL terms need it).'),
+    reward: componentRefSchema.optional().describe("Reward function; default: the task's verifier."),
+    advantage: componentRefSchema.default({ use: 'grpo', with: {} }),
+    loss: componentRefSchema.default({ use: 'ppo-clip', with: {} }).describe('Policy loss.'),
+    aggregation: componentRefSchema.default({ use: 'token-mean', with: {} }).describe('Loss aggregation.'),
+    regularizers: z.array(componentRefSchema).default([]).describe('Applied in order.'),
+    trainer: trainerSchema
+      // `{}` is valid input for a schema whose fields all have defaults.
+      .prefault({} as never)
+      .describe("The trainer's settings (steps, sizes, optimiser, eval)."),
+    components: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Modules with user components (`./mine.js` or `./mine.js#export`), relative to the config file.'),
+  });
+}
+
+export type RunConfigSchema = ReturnType<typeof createRunConfigSchema>;

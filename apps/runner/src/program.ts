@@ -1,0 +1,128 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { isRftError, type RftErrorCode } from '@rftkit/core';
+import { runEval } from './commands/eval';
+import { formatComponentList } from './commands/list';
+import { runSft } from './commands/sft';
+import { runTrain } from './commands/train';
+import { type CliIO, processIO } from './io';
+import { createProgress } from './progress';
+import { createRegistries } from './registries';
+
+/** Error codes that mean "fix your config or arguments" (exit code 2). */
+const USAGE_CODES: ReadonlySet<RftErrorCode> = new Set([
+  'E_CONFIG',
+  'E_OPTIONS',
+  'E_UNKNOWN_COMPONENT',
+  'E_DUPLICATE_COMPONENT',
+  'E_COMPONENT_MODULE',
+]);
+
+const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a positive integer`);
+    return n;
+  };
+}
+
+function intList(value: string): number[] {
+  const ks = value.split(',').map((s) => Number(s.trim()));
+  if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k <= 0)) {
+    throw new InvalidArgumentError('expected positive integers separated by commas, e.g. 1,4,16');
+  }
+  return ks;
+}
+
+export interface ProgramHooks {
+  /** Passed to `rft train`; the CLI aborts it on the first SIGINT. */
+  signal?: AbortSignal;
+}
+
+/** The `rft` command line (commander). Actions write through `io`. */
+export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): Command {
+  const program = new Command('rft')
+    .description('Reinforcement fine-tuning of language-model policies, composed from a config file.')
+    .showHelpAfterError('(add --help for usage)')
+    .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
+    .exitOverride();
+
+  program
+    .command('train')
+    .description('Train a policy with the algorithm a run config composes; writes a run folder with a report.')
+    .argument('<config>', 'run config (YAML or JSON), e.g. configs/default.yaml')
+    .option('--set <path=value>', 'override a config field (repeatable), e.g. --set trainer.steps=20', collect, [])
+    .option('--out <dir>', 'run folder (default: runs/<config-name>-<timestamp>)')
+    .option('--resume', 'continue the run in --out from its latest checkpoint')
+    .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
+    .action(async (config: string, opts: { set: string[]; out?: string; resume?: boolean; backend?: string }) => {
+      await runTrain(
+        config,
+        { sets: opts.set, out: opts.out, resume: opts.resume, backend: opts.backend, signal: hooks.signal, progress: createProgress() },
+        io,
+      );
+    });
+
+  program
+    .command('eval')
+    .description("Evaluate a run's latest policy (or a checkpoint) on its task's test split: pass@k and avg@n.")
+    .argument('<target>', 'run folder, trainer checkpoint (checkpoints/step-N) or policy folder')
+    .option('--task <id>', "task to evaluate on (default: the run's task)")
+    .option('--samples <n>', 'samples per prompt (n)', positiveInt('--samples'), 16)
+    .option('--k <list>', 'pass@k values, comma-separated', intList, [1, 4, 16])
+    .option('--prompts <n>', 'test prompts', positiveInt('--prompts'), 100)
+    .option('--temperature <t>', 'sampling temperature (default: the run\'s eval sampling, else 1)', Number.parseFloat)
+    .option('--seed <n>', "seed of prompts and samples (default: the run's seed)", Number.parseInt)
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
+    .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string }) => {
+      await runEval(target, opts, io);
+    });
+
+  program
+    .command('sft')
+    .description("Train a base policy on the task's solutions (supervised), save it, and report pass@k.")
+    .argument('<config>', 'SFT config, e.g. configs/sft-countdown.yaml')
+    .option('--set <path=value>', 'override a config field (repeatable)', collect, [])
+    .option('--out <dir>', "policy folder (default: the config's out)")
+    .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
+    .action(async (config: string, opts: { set: string[]; out?: string; backend?: string }) => {
+      await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend }, io);
+    });
+
+  program
+    .command('list')
+    .description('List every registered component by family, with its description.')
+    .action(() => {
+      io.out(formatComponentList(createRegistries()));
+    });
+
+  return program;
+}
+
+/**
+ * Runs the CLI and returns its exit code: 0 ok, 2 bad config or arguments (printed
+ * without a stack trace), 1 other failures.
+ */
+export async function runCli(argv: readonly string[], io: CliIO = processIO, hooks: ProgramHooks = {}): Promise<number> {
+  const program = createProgram(io, hooks);
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help' || e.code === 'commander.version') return 0;
+      return e.code === 'commander.executeSubCommandAsync' ? 1 : 2;
+    }
+    if (isRftError(e)) {
+      io.err(`rft: ${e.message}`);
+      return USAGE_CODES.has(e.code) ? 2 : 1;
+    }
+    io.err(`rft: unexpected error\n${(e as Error)?.stack ?? String(e)}`);
+    return 1;
+  }
+}
