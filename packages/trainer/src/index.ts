@@ -1,2 +1,27 @@
 // Public API of @rftkit/trainer.
-export {};
+export {
+  type OptimizerConfig,
+  optimizerSchema,
+  evalSchema,
+  type TrainerConfig,
+  type TrainerConfigInput,
+  trainerConfigSchema,
+  trainerSamplingSchema,
+} from './config';
+export { passAtK } from './pass-at-k';
+export { AdamOptimizer, clipByGlobalNorm, learningRate, type OptimizerState } from './optimizer';
+export { hostTokenStats } from './token-stats';
+export { runUpdate, type UpdateInput } from './update';
+export { checkpointName, type TrainerCheckpointState } from './checkpoint';
+export {
+  createTrainer,
+  drawPrompts,
+  type EvalResult,
+  parseTrainerConfig,
+  resumeTrainer,
+  type RunSummary,
+  type Trainer,
+  type TrainerEvent,
+  type TrainerOptions,
+  type TrainerState,
+} from './trainer';

@@ -79,7 +79,9 @@ describeBackends('clipByGlobalNorm', () => {
   it('scales by maxNorm / norm over all tensors', async () => {
     const g = [tf.tensor1d([3]), tf.tensor1d([0, 4])];
     const { grads, norm } = await expectNoLeaks(() => clipByGlobalNorm(g, 1), {
-      dispose: (r) => r.grads.forEach((t) => t.dispose()),
+      dispose: (r) => {
+        for (const t of r.grads) t.dispose();
+      },
     });
     expect(norm).toBeCloseTo(5, 5);
     const clipped = clipByGlobalNorm(g, 1);

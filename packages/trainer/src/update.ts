@@ -34,7 +34,9 @@ export interface UpdateInput {
 
 function sliceRows(src: Float32Array | Int32Array, rows: readonly number[], seqLen: number): Float32Array | Int32Array {
   const dst = new (src.constructor as Float32ArrayConstructor)(rows.length * seqLen);
-  rows.forEach((r, i) => dst.set(src.subarray(r * seqLen, (r + 1) * seqLen), i * seqLen));
+  rows.forEach((r, i) => {
+    dst.set(src.subarray(r * seqLen, (r + 1) * seqLen), i * seqLen);
+  });
   return dst;
 }
 
