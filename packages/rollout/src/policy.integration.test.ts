@@ -1,6 +1,6 @@
 // The engine over the real transformer policy: what it records must be what the policy
 // computes when it scores the same tokens.
-import { Rng, type Policy } from '@rftkit/core';
+import { Rng, type Policy, type RolloutBatch } from '@rftkit/core';
 import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
 import { createCharTokenizer, createTransformerPolicy, encodePrompt } from '@rftkit/policy';
 import * as tf from '@tensorflow/tfjs-core';
@@ -58,4 +58,28 @@ describeBackends('rollout engine over the transformer policy', () => {
       expectAllClose(on(b.logpT1), on(atOne!), { atol: 1e-4, rtol: 0, label: 'logpT1' });
     });
   }
+
+  it('cuts responses at maxSeqLen and scores the full-length batch', async () => {
+    const engine = createRolloutEngine({ policy });
+    const long = '1234567890+1234567890-123'; // 26 tokens with bos: room for 6 of maxSeqLen 32
+    const b = await expectNoLeaks(() =>
+      engine.generate({ prompts: [{ id: 'long', prompt: long }], samplesPerPrompt: 4, sampling: sampling({ maxNewTokens: 50 }), seed: 1, step: 0 }),
+    );
+    expect(b.seqLen).toBeLessThanOrEqual(32);
+    for (let r = 0; r < b.rows; r++) {
+      const n = b.responseMask.subarray(r * b.seqLen, (r + 1) * b.seqLen).reduce((a, m) => a + m, 0);
+      expect(b.finishReason[r] === 'length' ? n === 6 : n <= 6).toBe(true);
+    }
+  });
+
+  it("a row does not change when a longer prompt joins the batch (padding is masked)", async () => {
+    const engine = createRolloutEngine({ policy });
+    const base = { samplesPerPrompt: 4, sampling: sampling({ maxNewTokens: 12 }), seed: 8, step: 2 };
+    const alone = await engine.generate({ ...base, prompts: [{ id: 'a', prompt: '7*8=' }] });
+    const mixed = await engine.generate({ ...base, prompts: [{ id: 'a', prompt: '7*8=' }, { id: 'b', prompt: '(12 + 34) * 5=' }] });
+    expect(mixed.responses.slice(0, 4)).toEqual(alone.responses);
+    const on = (x: RolloutBatch, r: number) =>
+      Array.from(x.behaviourLogp.subarray(r * x.seqLen, (r + 1) * x.seqLen)).filter((_, t) => x.responseMask[r * x.seqLen + t]);
+    for (let r = 0; r < 4; r++) expectAllClose(on(mixed, r), on(alone, r), { atol: 1e-4, rtol: 0 });
+  });
 });
