@@ -1,16 +1,18 @@
 import { type ComponentDefinition, defineComponent } from '@rftkit/core';
 import { z } from 'zod';
-import { transformerOptionsSchema } from './options';
+import { checkTransformerSizes, resolveSizes, transformerOptionsShape } from './options';
 import { createTransformerPolicy } from './policy';
 import { createCharTokenizer } from './tokenizer';
 
 /** Options of the `transformer` policy component: model sizes plus the character alphabet. */
-export const transformerPolicySchema = z.intersection(
-  transformerOptionsSchema,
-  z.object({
+export const transformerPolicySchema = z
+  .object({
+    ...transformerOptionsShape,
     alphabet: z.string().min(1).describe('Characters of the char tokenizer (ids 3… in order; pad 0, bos 1, eos 2).'),
-  }),
-);
+  })
+  .strict()
+  .superRefine(checkTransformerSizes)
+  .transform(resolveSizes);
 
 export const transformerPolicyDefinition = defineComponent({
   id: 'transformer',
