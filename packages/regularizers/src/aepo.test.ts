@@ -1,6 +1,7 @@
+import { selectBackend } from '@rftkit/core';
 import { isRftError, StateError } from '@rftkit/core';
 import { describeBackends, expectNoLeaks } from '@rftkit/core/testing';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type AepoOptions, createAepo } from './aepo';
 import { chooseTemperature } from './temperature-rule';
 import {
@@ -96,6 +97,10 @@ async function expectedTempered(s: Setup, temperature: number, prompts: number, 
 }
 
 describe('aepo batch composition', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+
   it('replace mode: batch size unchanged; the first rows are exactly the kept tempered rows, advantage 1', async () => {
     // Correct = abc: wrong answers are common, many mixed groups.
     const s = setup(7, 'abc', 16, 8);
@@ -189,6 +194,10 @@ describe('aepo batch composition', () => {
 });
 
 describe('aepo controller', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
+  });
+
   it('binary rule: step 1 uses T_high (initial reading 0), then follows the previous reading', async () => {
     const aepo = createAepo({ targetEntropy: 0.5 });
     expect(aepo.metrics!()['aepo/next_temperature']).toBe(1.2);

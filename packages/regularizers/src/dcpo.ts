@@ -34,15 +34,17 @@ export function dcpoAdvantages(input: {
   maxAlpha: number;
 }): DcpoShapeResult {
   const { rows, seqLen } = input;
+  // Scores are float32: compare in float32 as the reference does (0.05 is not "> 0.05").
+  const threshold = Math.fround(input.correctThreshold);
   let nCorrect = 0;
-  for (let r = 0; r < rows; r++) if (input.scores[r]! > input.correctThreshold) nCorrect++;
+  for (let r = 0; r < rows; r++) if (input.scores[r]! > threshold) nCorrect++;
   const fractionCorrect = rows > 0 ? nCorrect / rows : 0;
   if (nCorrect === 0) return { advantages: Float32Array.from(input.advantages), alpha: 0, fractionCorrect };
   const a = Math.min(Math.abs(input.targetEntropy - input.reading), input.maxAlpha) / fractionCorrect;
   const alpha = a / (1 + a);
   const out = new Float32Array(rows * seqLen);
   for (let r = 0; r < rows; r++) {
-    const correct = input.scores[r]! > input.correctThreshold ? 1 : 0;
+    const correct = input.scores[r]! > threshold ? 1 : 0;
     for (let t = 0; t < seqLen; t++) {
       const i = r * seqLen + t;
       if (!(input.responseMask[i]! > 0)) continue;

@@ -87,13 +87,15 @@ export async function drawTargetRows(main: TrainBatch, context: AugmentContext, 
   );
   const scored = await context.score(sampled);
   const { rows, seqLen, responseMask } = scored;
+  // Scores and advantages are float32: compare in float32 so a score of 0.05 is not "> 0.05".
+  const threshold = Math.fround(options.threshold);
   let keep: (r: number) => boolean;
   if (options.filter === 'positive') {
-    keep = (r) => scored.scores[r]! > options.threshold;
+    keep = (r) => scored.scores[r]! > threshold;
   } else {
     const result = context.advantages.compute({ rows, seqLen, scores: scored.scores, groupIds: scored.groupIds, responseMask });
     const adv = rowAdvantages(result, rows, seqLen, responseMask);
-    keep = (r) => adv[r]! > options.threshold;
+    keep = (r) => adv[r]! > threshold;
   }
   const keptIdx: number[] = [];
   for (let r = 0; r < rows; r++) if (keep(r)) keptIdx.push(r);
