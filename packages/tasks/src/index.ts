@@ -38,3 +38,4 @@ export {
   sortDigitsSchema,
 } from './sort-digits';
 export { splitOf } from './split';
+export { taskRewardDefinition } from './task-reward';
