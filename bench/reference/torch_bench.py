@@ -1,0 +1,155 @@
+"""PyTorch reference for `pnpm bench`: the same model and steps as @rftkit/policy.
+
+Pre-norm causal transformer: token + learned position embeddings, fused QKV with bias,
+GELU (tanh) MLP with dFF = 4·d, final LayerNorm, untied output head without bias,
+LayerNorm eps 1e-5. Usage: python3 torch_bench.py <figure> '<json options>' → one JSON line.
+Install torch with `apt-get install python3-torch` (Debian/Ubuntu) or `pip install torch`.
+"""
+import json
+import math
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+VOCAB = 3 + len('0123456789+-*/=() abcdefghijklmnopqrstuvwxyz')
+
+
+class Block(nn.Module):
+    def __init__(self, d, heads):
+        super().__init__()
+        self.heads = heads
+        self.ln1 = nn.LayerNorm(d, eps=1e-5)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.wo = nn.Linear(d, d)
+        self.ln2 = nn.LayerNorm(d, eps=1e-5)
+        self.w1 = nn.Linear(d, 4 * d)
+        self.w2 = nn.Linear(4 * d, d)
+
+    def attend(self, x, cache=None):
+        B, T, d = x.shape
+        H, dh = self.heads, d // self.heads
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=-1)
+        q, k, v = (t.view(B, T, H, dh).transpose(1, 2) for t in (q, k, v))
+        if cache is not None:
+            if 'k' in cache:
+                k = torch.cat([cache['k'], k], dim=2)
+                v = torch.cat([cache['v'], v], dim=2)
+            cache['k'], cache['v'] = k, v
+        scores = q @ k.transpose(-1, -2) / math.sqrt(dh)
+        Tk = k.shape[2]
+        if T > 1:
+            causal = torch.ones(T, Tk, dtype=torch.bool).tril(Tk - T)
+            scores = scores.masked_fill(~causal, -1e9)
+        out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, T, d)
+        return x + self.wo(out)
+
+    def forward(self, x, cache=None):
+        x = self.attend(x, cache)
+        return x + self.w2(F.gelu(self.w1(self.ln2(x)), approximate='tanh'))
+
+
+class Model(nn.Module):
+    def __init__(self, dModel, nLayers, nHeads, maxSeqLen=64, **_):
+        super().__init__()
+        self.tok = nn.Embedding(VOCAB, dModel)
+        self.pos = nn.Embedding(maxSeqLen, dModel)
+        self.blocks = nn.ModuleList(Block(dModel, nHeads) for _ in range(nLayers))
+        self.ln_f = nn.LayerNorm(dModel, eps=1e-5)
+        self.head = nn.Linear(dModel, VOCAB, bias=False)
+
+    def forward(self, ids, start=0, caches=None):
+        T = ids.shape[1]
+        x = self.tok(ids) + self.pos(torch.arange(start, start + T))
+        for i, b in enumerate(self.blocks):
+            x = b(x, None if caches is None else caches[i])
+        return self.head(self.ln_f(x))
+
+
+def time_it(fn, reps, warmup=1):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def matmul(o):
+    rows = []
+    for c in o['cases']:
+        a, b = torch.randn(c['a']), torch.randn(c['b'])
+        ta = (lambda t: t.transpose(-1, -2)) if c['ta'] else (lambda t: t)
+        tb = (lambda t: t.transpose(-1, -2)) if c['tb'] else (lambda t: t)
+        s = time_it(lambda: torch.matmul(ta(a), tb(b)), o['reps'])
+        rows.append({'label': c['label'], 'after': c['flops'] / s / 1e9})
+    return {'unit': 'GFLOP/s', 'rows': rows}
+
+
+def train(o):
+    size, B, T = o['size'], o['batch'], o['seqLen']
+    model = Model(**size)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    ids = (3 + (torch.arange(B * T) * 7) % 40).view(B, T)
+
+    def step():
+        logits = model(ids)
+        logp = logits[:, :-1].log_softmax(-1).gather(-1, ids[:, 1:, None])
+        loss = -logp.mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        loss.item()
+
+    s = time_it(step, o['reps'])
+    return {'unit': 'samples/s', 'rows': [{'label': f"train d{size['dModel']} L{size['nLayers']}", 'after': B / s}]}
+
+
+@torch.no_grad()
+def decode(o):
+    model = Model(**o['size'])
+    P, n, L, N = o['prompts'], o['samples'], o['promptLen'], o['newTokens']
+    B = P * n
+    ids = (3 + (torch.arange(B * L) * 5) % 40).view(B, L)
+    nxt = torch.full((B, 1), 5)
+
+    def prefill():
+        caches = [{} for _ in model.blocks]
+        return model(ids, 0, caches)[:, -1], caches
+
+    s_pre = time_it(prefill, o['reps'])
+    times = []
+    for r in range(o['reps'] + 1):
+        _, caches = prefill()
+        t = time.perf_counter()
+        for i in range(N):
+            model(nxt, L + i, caches)[:, -1].softmax(-1)
+        if r > 0:
+            times.append(time.perf_counter() - t)
+    return {'unit': 'tokens/s', 'rows': [
+        {'label': f'prefill {P}x{n} len {L}', 'after': B * L / s_pre},
+        {'label': f'decode {P}x{n} {N} tokens', 'after': B * N / statistics.median(times)},
+    ]}
+
+
+def rft(o):
+    return {'unit': 'steps/s', 'rows': [], 'skipped': 'no PyTorch RFT step reference yet'}
+
+
+if __name__ == '__main__':
+    figure, opts = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else '{}')
+    t0 = time.perf_counter()
+    result = globals()[figure](opts)
+    result['wallSeconds'] = time.perf_counter() - t0
+    result['peakRssMB'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    blas = [l.strip() for l in torch.__config__.show().splitlines() if 'BLAS' in l]
+    result['torch'] = {'version': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas}
+    print(json.dumps(result))

@@ -1,0 +1,102 @@
+// `pnpm bench [--quick] [--backends cpu,wasm] [--no-torch]`: rftkit figures on each backend
+// next to the same figures in PyTorch (bench/reference), ratios printed per figure.
+// Each figure runs in its own process, so its peak RSS is its own.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const noTorch = args.includes('--no-torch');
+const backendsArg = args.find((a) => a.startsWith('--backends='))?.split('=')[1];
+const python = process.env.RFTKIT_BENCH_PYTHON ?? '/usr/bin/python3';
+
+function hasTensorflow() {
+  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
+    const r = spawnSync(process.execPath, ['-e', `import('${pkg}').then(()=>process.exit(0),()=>process.exit(1))`], { cwd: here });
+    if (r.status === 0) return true;
+  }
+  return false;
+}
+const backends = backendsArg ? backendsArg.split(',') : ['cpu', 'wasm', ...(hasTensorflow() ? ['tensorflow'] : [])];
+
+function torchAvailable() {
+  if (noTorch) return 'disabled with --no-torch';
+  const r = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  return r.status === 0 ? null : `${python} cannot import torch (apt-get install python3-torch, or set RFTKIT_BENCH_PYTHON)`;
+}
+const torchSkip = torchAvailable();
+
+const SMALL = { dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
+const LARGE = { dModel: 128, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
+const reps = quick ? 2 : 3;
+const mm = (label, a, b, ta, tb, m, k, n, batch = 1) => ({ label, a, b, ta, tb, flops: 2 * batch * m * k * n });
+const matmulCases = [
+  mm('2-D [3072,128]·[128,512]', [3072, 128], [128, 512], false, false, 3072, 128, 512),
+  mm('2-D transposeB', [3072, 128], [512, 128], false, true, 3072, 128, 512),
+  mm('2-D transposeA (weight grad)', [128, 3072], [128, 512], true, false, 3072, 128, 512),
+  mm('2-D both transposed', [128, 3072], [512, 128], true, true, 3072, 128, 512),
+  mm('3-D attention q·kᵀ [256,48,32]', [256, 48, 32], [256, 48, 32], false, true, 48, 32, 48, 256),
+  mm('3-D attention p·v [256,48,48]', [256, 48, 48], [256, 48, 32], false, false, 48, 48, 32, 256),
+  mm('3-D·2-D broadcast [64,48,128]·[128,512]', [64, 48, 128], [128, 512], false, false, 48, 128, 512, 64),
+];
+
+/** [figure, options, label, backends it runs on] */
+const plan = [
+  ['matmul', { cases: matmulCases, reps: quick ? 3 : 5 }, 'matmul'],
+  ['train', { size: SMALL, batch: 64, seqLen: 48, reps }, 'train (default size)'],
+  ...(quick ? [] : [['train', { size: LARGE, batch: 64, seqLen: 48, reps, noBefore: false }, 'train (4x model)']]),
+  ['decode', { size: SMALL, prompts: 16, samples: 8, promptLen: 12, newTokens: 32, reps }, 'rollout'],
+  ['rft', {}, 'RFT step'],
+];
+
+function runJson(cmd, argv) {
+  const r = spawnSync(cmd, argv, { cwd: here, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 15 * 60_000 });
+  const line = r.stdout?.trim().split('\n').pop();
+  try {
+    return JSON.parse(line ?? '');
+  } catch {
+    return { rows: [], skipped: `failed: ${(r.stderr || r.error?.message || 'no output').trim().split('\n').slice(-3).join(' | ')}` };
+  }
+}
+
+const date = new Date().toISOString().slice(0, 10);
+const fmt = (x) => (x == null ? '—' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+const results = {};
+const torchCache = new Map();
+mkdirSync(join(here, 'results'), { recursive: true });
+for (const backend of backends) {
+  const figures = [];
+  for (const [figure, options, title] of plan) {
+    if (backend === 'cpu' && figure === 'train' && options.size === LARGE && quick) continue;
+    const opts = backend === 'cpu' ? { ...options, reps: Math.min(options.reps ?? 2, 2) } : options;
+    process.stderr.write(`[bench] ${backend} ${title}...\n`);
+    const ours = runJson(process.execPath, [join(here, 'src/worker.mjs'), backend, figure, JSON.stringify(opts)]);
+    const key = JSON.stringify([figure, options]);
+    if (!torchSkip && !torchCache.has(key)) {
+      process.stderr.write(`[bench] pytorch ${title}...\n`);
+      torchCache.set(key, runJson(python, [join(here, 'reference/torch_bench.py'), figure, JSON.stringify(options)]));
+    }
+    const torch = torchSkip ? { rows: [], skipped: torchSkip } : torchCache.get(key);
+    const rows = (ours.rows ?? []).map((row) => {
+      const ref = torch.rows?.find((r) => r.label === row.label)?.after;
+      return { ...row, pytorch: ref ?? null, ratio: ref ? row.after / ref : null, speedup: row.before ? row.after / row.before : null };
+    });
+    figures.push({ figure, title, unit: ours.unit, rows, peakRssMB: ours.peakRssMB, pytorchPeakRssMB: torch.peakRssMB ?? null, skipped: ours.skipped, pytorchSkipped: torch.skipped, torch: torch.torch });
+  }
+  results[backend] = figures;
+  const file = join(here, 'results', `${date}-${backend}${quick ? '-quick' : ''}.json`);
+  writeFileSync(file, `${JSON.stringify({ date, backend, quick, node: process.version, figures }, null, 2)}\n`);
+  console.log(`\n## ${backend} (${file.slice(here.length + 1)})\n`);
+  console.log('| figure | unit | before overrides | rftkit | PyTorch | rftkit/PyTorch | speed-up | peak RSS MB (rftkit / PyTorch) |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const f of figures) {
+    if (f.skipped) console.log(`| ${f.title} | | | skipped: ${f.skipped} | | | | |`);
+    for (const r of f.rows) {
+      console.log(`| ${r.label} | ${f.unit} | ${fmt(r.before)} | ${fmt(r.after)} | ${fmt(r.pytorch)} | ${fmt(r.ratio)} | ${r.speedup ? `${fmt(r.speedup)}x` : '—'} | ${fmt(f.peakRssMB)} / ${fmt(f.pytorchPeakRssMB)} |`);
+    }
+  }
+}
+if (torchSkip) console.log(`\nPyTorch reference skipped: ${torchSkip}`);

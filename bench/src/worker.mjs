@@ -1,0 +1,179 @@
+// One benchmark figure on one backend, in its own process (so peak RSS is the figure's).
+// Usage: node bench/src/worker.mjs <backend> <figure> '<json options>'  → one JSON line.
+import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '@rftkit/core';
+
+const [backend, figure, optionsJson] = process.argv.slice(2);
+const opts = JSON.parse(optionsJson ?? '{}');
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** Median seconds of `reps` runs of `fn` after `warmup` runs. */
+async function timeIt(fn, reps, warmup = 1) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const ts = [];
+  for (let i = 0; i < reps; i++) {
+    const t = performance.now();
+    await fn();
+    ts.push((performance.now() - t) / 1000);
+  }
+  return median(ts);
+}
+
+// The kernel overrides keep the kernel they replaced under this symbol (see
+// packages/core/src/kernels/override.ts); toggling them gives "before" figures.
+const ORIGINAL = Symbol.for('rftkit.kernels.original');
+const OVERRIDDEN = ['BatchMatMul', 'Pow', 'Sum'];
+const stash = new Map();
+function setOverrides(on) {
+  if (backend !== 'wasm') return;
+  for (const name of OVERRIDDEN) {
+    const current = tf.getKernel(name, backend);
+    if (!current) continue;
+    const isOverride = Boolean(current.kernelFunc[ORIGINAL]);
+    if (!on && isOverride) {
+      stash.set(name, current);
+      tf.unregisterKernel(name, backend);
+      tf.registerKernel(current.kernelFunc[ORIGINAL]);
+    } else if (on && !isOverride && stash.has(name)) {
+      tf.unregisterKernel(name, backend);
+      tf.registerKernel(stash.get(name));
+    }
+  }
+}
+const variants = () => (backend === 'wasm' && !opts.noBefore ? ['before', 'after'] : ['after']);
+
+const ALPHABET = '0123456789+-*/=() abcdefghijklmnopqrstuvwxyz';
+
+async function policyFor(size) {
+  const { createTransformerPolicy, createCharTokenizer } = await import('@rftkit/policy');
+  const tokenizer = createCharTokenizer({ alphabet: ALPHABET });
+  return createTransformerPolicy({ tokenizer, ...size, seed: 1 });
+}
+
+const figures = {
+  async matmul() {
+    const out = [];
+    for (const c of opts.cases) {
+      const a = tf.randomNormal(c.a);
+      const b = tf.randomNormal(c.b);
+      const row = { label: c.label, flops: c.flops };
+      for (const v of variants()) {
+        setOverrides(v === 'after');
+        const s = await timeIt(() => tf.tidy(() => tf.matMul(a, b, c.ta, c.tb).dataSync()), opts.reps);
+        row[v] = c.flops / s / 1e9;
+      }
+      setOverrides(true);
+      tf.dispose([a, b]);
+      out.push(row);
+    }
+    return { unit: 'GFLOP/s', rows: out };
+  },
+
+  async train() {
+    await import('@rftkit/core').then((m) => m.registerGradients());
+    const policy = await policyFor(opts.size);
+    const { batch, seqLen } = opts;
+    const ids = new Int32Array(batch * seqLen).map((_, i) => 3 + ((i * 7) % 40));
+    const tokens = tf.tensor2d(ids, [batch, seqLen], 'int32');
+    const attentionMask = tf.ones([batch, seqLen]);
+    const optimizer = tf.train.adam(1e-4);
+    const step = () => {
+      const loss = optimizer.minimize(
+        () => {
+          const s = policy.tokenStats({ tokens, attentionMask });
+          const l = tf.neg(tf.mean(s.logp));
+          tf.dispose([s.logp, s.entropy]);
+          return l;
+        },
+        true,
+        policy.trainableVariables(),
+      );
+      loss.dataSync();
+      loss.dispose();
+    };
+    const row = { label: `train d${opts.size.dModel} L${opts.size.nLayers}`, samples: batch };
+    for (const v of variants()) {
+      setOverrides(v === 'after');
+      row[v] = batch / (await timeIt(step, opts.reps));
+    }
+    setOverrides(true);
+    return { unit: 'samples/s', rows: [row] };
+  },
+
+  async decode() {
+    const policy = await policyFor(opts.size);
+    const { prompts, samples, promptLen, newTokens } = opts;
+    const B = prompts * samples;
+    const ids = new Int32Array(B * promptLen).map((_, i) => (i % promptLen === 0 ? 1 : 3 + ((i * 5) % 40)));
+    const tokens = tf.tensor2d(ids, [B, promptLen], 'int32');
+    const attentionMask = tf.ones([B, promptLen]);
+    const next = new Int32Array(B).fill(5);
+    const rows = [];
+    const prefill = { label: `prefill ${prompts}x${samples} len ${promptLen}` };
+    const decode = { label: `decode ${prompts}x${samples} ${newTokens} tokens` };
+    for (const v of variants()) {
+      setOverrides(v === 'after');
+      prefill[v] =
+        (B * promptLen) /
+        (await timeIt(() => {
+          const { session, logits } = policy.startDecode({ tokens, attentionMask }, newTokens);
+          logits.dataSync();
+          logits.dispose();
+          session.dispose();
+        }, opts.reps));
+      const times = [];
+      for (let r = 0; r <= opts.reps; r++) {
+        const { session, logits } = policy.startDecode({ tokens, attentionMask }, newTokens);
+        logits.dispose();
+        const t = performance.now();
+        for (let i = 0; i < newTokens; i++) {
+          const l = session.step(next);
+          l.dataSync();
+          l.dispose();
+        }
+        if (r > 0) times.push((performance.now() - t) / 1000);
+        session.dispose();
+      }
+      decode[v] = (B * newTokens) / median(times);
+    }
+    setOverrides(true);
+    rows.push(prefill, decode);
+    // End to end through the rollout engine (sampling on the host included).
+    const { createRolloutEngine } = await import('@rftkit/rollout');
+    const engine = createRolloutEngine({ policy });
+    const request = {
+      prompts: Array.from({ length: prompts }, (_, i) => ({ id: `p${i}`, prompt: `${i}+${i * 3}=`.padEnd(promptLen - 1, ' ') })),
+      samplesPerPrompt: samples,
+      sampling: { temperature: 1, topK: 0, topP: 1, minP: 0, maxNewTokens: newTokens, stopTokens: [] },
+      seed: 1,
+      step: 0,
+    };
+    let generated = 0;
+    const s = await timeIt(async () => {
+      const batch = await engine.generate(request);
+      generated = batch.responseMask ? batch.responseMask.reduce((x, y) => x + y, 0) : B * newTokens;
+    }, opts.reps);
+    rows.push({ label: `rollout engine ${prompts}x${samples}`, after: generated / s, note: `${generated} tokens` });
+    return { unit: 'tokens/s', rows };
+  },
+
+  async rft() {
+    const trainer = await import('@rftkit/trainer');
+    if (typeof trainer.createTrainer !== 'function') {
+      return { unit: 'steps/s', rows: [], skipped: '@rftkit/trainer does not export createTrainer yet' };
+    }
+    return { unit: 'steps/s', rows: [], skipped: 'full RFT step figure awaits the trainer API' };
+  },
+};
+
+await selectBackend(backend);
+const t0 = performance.now();
+const result = await figures[figure]();
+result.wallSeconds = (performance.now() - t0) / 1000;
+result.peakRssMB = process.resourceUsage().maxRSS / 1024;
+process.stdout.write(`${JSON.stringify(result)}\n`);
