@@ -7,12 +7,14 @@ import { z } from 'zod';
  * run's task verifier inside a composite reward (`{ name: 'correct', reward: 'task' }`)
  * once this definition is added to the reward registry.
  */
-export function taskRewardDefinition(task: Task): ComponentDefinition<'reward', z.ZodObject<{}>, RewardFunction> {
+const noOptions = z.object({}).strict();
+
+export function taskRewardDefinition(task: Task): ComponentDefinition<'reward', typeof noOptions, RewardFunction> {
   return defineComponent({
     id: 'task',
     family: 'reward',
     description: `The verifier of task '${task.id}'.`,
-    schema: z.object({}).strict(),
+    schema: noOptions,
     build: () => task.reward(),
   });
 }
