@@ -2,13 +2,13 @@ import { defineComponent } from '@rftkit/core';
 import type { ComponentDefinition, RewardFunction, Task } from '@rftkit/core';
 import { z } from 'zod';
 
+const noOptions = z.object({}).strict();
+
 /**
  * A reward definition with id 'task' that returns `task.reward()`, so a config can name a
  * run's task verifier inside a composite reward (`{ name: 'correct', reward: 'task' }`)
  * once this definition is added to the reward registry.
  */
-const noOptions = z.object({}).strict();
-
 export function taskRewardDefinition(task: Task): ComponentDefinition<'reward', typeof noOptions, RewardFunction> {
   return defineComponent({
     id: 'task',
