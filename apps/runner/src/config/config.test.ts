@@ -84,7 +84,7 @@ describe('run config', () => {
     expect(byPath.trainr).toMatch(/^unknown field; allowed: .*trainer/);
     expect(byPath['trainer.steps']).toMatch(/>=\s*0/);
     expect(byPath['trainer.optimizer.name']).toMatch(/adam.*adamw/);
-    // Component options are checked once the config's own fields are valid.
+    // Component options alone.
     const opts = await configError({ ...base(), regularizers: [{ use: 'aepo', with: { rule: 'step', targt: 1 } }] });
     const o = Object.fromEntries(opts.issues.map((i) => [i.path, i.message]));
     expect(o['regularizers[0].with.targt']).toBe("unknown option of regularizer 'aepo'; allowed: targetEntropy, rule");

@@ -158,30 +158,49 @@ export function resolveRunConfig(raw: unknown, context: ResolveContext): Resolve
   const schema = createRunConfigSchema(context.trainerSchema);
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(
-      context.source,
-      describeIssues(parsed.error.issues as unknown as ZodIssueLike[], schema as unknown as z.ZodType, [], raw),
-    );
+    const issues = describeIssues(parsed.error.issues as unknown as ZodIssueLike[], schema as unknown as z.ZodType, [], raw);
+    // Check components too, so one run of the command reports every mistake.
+    const taken = (path: string) => issues.some((i) => i.path === path || i.path.startsWith(`${path}.`) || i.path.startsWith(`${path}[`));
+    const componentIssues: FieldIssue[] = [];
+    checkComponents(raw as Record<string, unknown>, context, componentIssues, taken);
+    throw new ConfigError(context.source, [...issues, ...componentIssues]);
   }
   const config = parsed.data as unknown as ResolvedRunConfig;
   const issues: FieldIssue[] = [];
-  const r = context.registries;
-  for (const [key, family] of SINGLE_REFS) {
-    const ref = (config as unknown as Record<string, ComponentRefConfig | undefined>)[key];
-    if (!ref) continue;
-    const options = resolveComponent(ref, r[family], [key], issues);
-    if (options) ref.with = options;
-  }
-  config.regularizers.forEach((ref, i) => {
-    const options = resolveComponent(ref, r.regularizer, ['regularizers', i], issues);
-    if (options) ref.with = options;
-  });
-  if ('use' in config.policy) {
-    const options = resolveOptions(context.policySchema, config.policy.with, ['policy', 'with'], "policy 'transformer'", issues);
-    if (options) config.policy.with = options;
-  }
+  checkComponents(config as unknown as Record<string, unknown>, context, issues, () => false);
   if (issues.length > 0) throw new ConfigError(context.source, issues);
   return config;
+}
+
+function isRef(value: unknown): value is ComponentRefConfig {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.use === 'string' && (v.with === undefined || (typeof v.with === 'object' && v.with !== null && !Array.isArray(v.with)));
+}
+
+/** Resolves every component reference in place (options parsed, defaults filled). */
+function checkComponents(
+  config: Record<string, unknown>,
+  context: ResolveContext,
+  issues: FieldIssue[],
+  skip: (path: string) => boolean,
+): void {
+  const r = context.registries;
+  const visit = (ref: unknown, at: PathSegment[], registry: Registry) => {
+    if (!isRef(ref) || skip(formatPath(at))) return;
+    const options = resolveComponent({ use: ref.use, with: ref.with ?? {} }, registry, at, issues);
+    if (options) ref.with = options;
+  };
+  for (const [key, family] of SINGLE_REFS) visit(config[key], [key], r[family]);
+  if (Array.isArray(config.regularizers)) config.regularizers.forEach((ref, i) => visit(ref, ['regularizers', i], r.regularizer));
+  const policy = config.policy as Record<string, unknown> | undefined;
+  if (policy && policy.use === 'transformer' && !skip('policy')) {
+    const raw = policy.with ?? {};
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      const options = resolveOptions(context.policySchema, raw as Record<string, unknown>, ['policy', 'with'], "policy 'transformer'", issues);
+      if (options) policy.with = options;
+    }
+  }
 }
 
 /**
