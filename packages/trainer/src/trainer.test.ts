@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { CheckpointError, type Metrics, type PromptRecord, type Regularizer } from '@rftkit/core';
+import { CheckpointError, type Metrics, type PromptRecord, selectBackend, type Regularizer } from '@rftkit/core';
 import { describeBackends, expectAllClose } from '@rftkit/core/testing';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigramEngine, BigramPolicy, charTokenizer } from './testing/bigram-policy';
 import { charReward, entropyBonus, groupAdvantage, ppoClipLoss, tokenMean } from './testing/components';
 import { createTrainer, resumeTrainer, type TrainerOptions } from './trainer';
@@ -180,55 +180,91 @@ describeBackends('createTrainer', (backend) => {
   });
 });
 
-it('a corrupt checkpoint gives a CheckpointError naming the file', async () => {
-  const out = join(dir, 'corrupt');
-  const { policy, options } = setup(out, { config: { ...setup().options.config, steps: 1, eval: { every: 0 } } });
-  const t = createTrainer(options);
-  const summary = await t.run();
-  t.dispose();
-  const ckpt = summary.checkpoint!;
-  expect(ckpt).toMatch(/step-000001$/);
-  const bin = join(ckpt, 'optimizer.bin');
-  const good = await readFile(bin);
-  await writeFile(bin, good.subarray(0, 8));
-  const err = await resumeTrainer(options).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(CheckpointError);
-  expect((err as Error).message).toContain('optimizer.bin');
-  await writeFile(bin, good);
-  await writeFile(join(ckpt, 'trainer-state.json'), '{"format": 1, "step": ');
-  const err2 = await resumeTrainer(options).catch((e: unknown) => e);
-  expect(err2).toBeInstanceOf(CheckpointError);
-  expect((err2 as Error).message).toContain('trainer-state.json');
-  policy.dispose();
-});
-
-it('reward rises on an easy task', async () => {
-  const { policy, options } = setup(undefined, {
-    regularizers: [],
-    config: {
-      steps: 12,
-      seed: 1,
-      promptsPerStep: 4,
-      samplesPerPrompt: 6,
-      miniBatchSamples: 24,
-      microBatchSamples: 24,
-      sampling: { maxNewTokens: 6 },
-      optimizer: { lr: 0.1, weightDecay: 0 },
-      eval: { every: 0 },
-    },
+describe('trainer on cpu', () => {
+  beforeAll(async () => {
+    await selectBackend('cpu');
   });
-  const trainer = createTrainer(options);
-  const { history } = await trainer.run();
-  const r = history.map((m) => m['reward/mean']!);
-  const early = (r[0]! + r[1]! + r[2]!) / 3;
-  const late = (r[9]! + r[10]! + r[11]!) / 3;
-  expect(late).toBeGreaterThan(early + 0.2);
-  trainer.dispose();
-  policy.dispose();
-});
 
-it('rejects an invalid config naming the field', () => {
-  const { options } = setup();
-  expect(() => createTrainer({ ...options, config: { promptsPerStep: 0 } })).toThrow(/promptsPerStep/);
-  expect(() => createTrainer({ ...options, config: { optimizer: { name: 'sgd' } } as never })).toThrow(/optimizer\.name/);
+  it('a corrupt checkpoint gives a CheckpointError naming the file', async () => {
+    const out = join(dir, 'corrupt');
+    const { policy, options } = setup(out, { config: { ...setup().options.config, steps: 1, eval: { every: 0 } } });
+    const t = createTrainer(options);
+    const summary = await t.run();
+    t.dispose();
+    const ckpt = summary.checkpoint!;
+    expect(ckpt).toMatch(/step-000001$/);
+    const bin = join(ckpt, 'optimizer.bin');
+    const good = await readFile(bin);
+    await writeFile(bin, good.subarray(0, 8));
+    const err = await resumeTrainer(options).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as Error).message).toContain('optimizer.bin');
+    await writeFile(bin, good);
+    await writeFile(join(ckpt, 'trainer-state.json'), '{"format": 1, "step": ');
+    const err2 = await resumeTrainer(options).catch((e: unknown) => e);
+    expect(err2).toBeInstanceOf(CheckpointError);
+    expect((err2 as Error).message).toContain('trainer-state.json');
+    policy.dispose();
+  });
+
+  it('reward rises on an easy task', async () => {
+    const { policy, options } = setup(undefined, {
+      regularizers: [],
+      config: {
+        steps: 12,
+        seed: 1,
+        promptsPerStep: 4,
+        samplesPerPrompt: 6,
+        miniBatchSamples: 24,
+        microBatchSamples: 24,
+        sampling: { maxNewTokens: 6 },
+        optimizer: { lr: 0.1, weightDecay: 0 },
+        eval: { every: 0 },
+      },
+    });
+    const trainer = createTrainer(options);
+    const { history } = await trainer.run();
+    const r = history.map((m) => m['reward/mean']!);
+    const early = (r[0]! + r[1]! + r[2]!) / 3;
+    const late = (r[9]! + r[10]! + r[11]!) / 3;
+    expect(late).toBeGreaterThan(early + 0.2);
+    trainer.dispose();
+    policy.dispose();
+  });
+
+  it('rejects an invalid config naming the field', () => {
+    const { options } = setup();
+    expect(() => createTrainer({ ...options, config: { promptsPerStep: 0 } })).toThrow(/promptsPerStep/);
+    expect(() => createTrainer({ ...options, config: { optimizer: { name: 'sgd' } } as never })).toThrow(/optimizer\.name/);
+  });
+
+  it('evaluate() reports pass@k and avg@n of the eval rollout', async () => {
+    const { policy, options } = setup();
+    const trainer = createTrainer(options);
+    const result = await trainer.evaluate();
+    // Recompute from the same rollout request (stream 'eval', step 0) by hand.
+    const batch = await new BigramEngine(policy).generate({
+      prompts: prompts.slice(0, 2),
+      samplesPerPrompt: 4,
+      sampling: { temperature: 1, topK: 0, topP: 1, minP: 0, maxNewTokens: 6, stopTokens: [] },
+      seed: 3,
+      step: 0,
+      stream: 'eval',
+    });
+    const scores = (await charReward('a').score(
+      batch.responses.map((completion, r) => ({ prompt: batch.prompts[batch.promptIndex[r]!]!, completion, finishReason: batch.finishReason[r]! })),
+    )) as Array<{ score: number }>;
+    const c = [0, 0];
+    scores.forEach((s, r) => {
+      if (s.score >= 0.5) c[batch.promptIndex[r]!]!++;
+    });
+    expect(result.step).toBe(0);
+    expect(result.metrics['eval/avg@4']).toBeCloseTo((c[0]! + c[1]!) / 8, 10);
+    const p2 = (n: number) => (n >= 3 ? 1 : 1 - ((4 - n) * (3 - n)) / 12); // 1 − C(4−c,2)/C(4,2)
+    expect(result.metrics['eval/pass@2']).toBeCloseTo((p2(c[0]!) + p2(c[1]!)) / 2, 10);
+    expect(result.metrics['eval/pass@4']).toBeCloseTo(((c[0]! > 0 ? 1 : 0) + (c[1]! > 0 ? 1 : 0)) / 2, 10);
+    expect(result.metrics).not.toHaveProperty('eval/pass@8');
+    trainer.dispose();
+    policy.dispose();
+  });
 });
