@@ -42,7 +42,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** Plain one-line-per-step logs (CI, pipes, files). */
-export function createLineProgress(write: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Progress {
+export function createLineProgress(write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Progress {
   let total = 0;
   let first = 0;
   let started = 0;

@@ -192,7 +192,11 @@ function checkComponents(
     if (options) ref.with = options;
   };
   for (const [key, family] of SINGLE_REFS) visit(config[key], [key], r[family]);
-  if (Array.isArray(config.regularizers)) config.regularizers.forEach((ref, i) => visit(ref, ['regularizers', i], r.regularizer));
+  if (Array.isArray(config.regularizers)) {
+    config.regularizers.forEach((ref, i) => {
+      visit(ref, ['regularizers', i], r.regularizer);
+    });
+  }
   const policy = config.policy as Record<string, unknown> | undefined;
   if (policy && policy.use === 'transformer' && !skip('policy')) {
     const raw = policy.with ?? {};
