@@ -40,13 +40,13 @@ describeBackends('transformer forward vs PyTorch reference', () => {
         const got = (await logits.array()) as number[][][];
         logits.dispose();
         let compared = 0;
-        c.logits.forEach((row, b) =>
-          row.forEach((expected, t) => {
-            if (!expected) return;
+        for (const [b, row] of c.logits.entries()) {
+          for (const [t, expected] of row.entries()) {
+            if (!expected) continue;
             expectAllClose(got[b]![t]!, expected, { atol: 2e-4, rtol: 1e-4, label: `row ${b} t ${t}` });
             compared++;
-          }),
-        );
+          }
+        }
         expect(compared).toBe(15);
       });
       tf.dispose([input.tokens, input.attentionMask]);

@@ -1,27 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * `x [N, in] · w [in, out]` as a plain 2-D matmul, with a gradient that materialises the
- * transposes first: on wasm the transposed matmul paths are 10–25× slower than the
- * plain one, and every matmul gradient would otherwise use them.
+ * `x [N, in] · w [in, out] + b [out]` as one plain 2-D matmul: callers flatten batch and
+ * time into rows, because batched (3-D) matmuls are far slower on wasm. The gradient's
+ * transposed products are served by core's wasm BatchMatMul override.
  */
-export const matMul2d = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
-  const [x, w, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-  save([x, w]);
-  return {
-    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, tf.transpose(ws)), tf.matMul(tf.transpose(xs), g)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
-
-/** `x · w + b` over rows of `x [N, in]`. */
 export function dense(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  const y = matMul2d(x, w as tf.Tensor2D);
-  return b ? tf.add(y, b) : y;
+  const y = tf.matMul(x, w as tf.Tensor2D) as tf.Tensor2D;
+  return b ? tf.add<tf.Tensor2D>(y, b) : y;
 }
 
 /**
@@ -30,7 +16,7 @@ export function dense(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D 
  */
 export function lookup(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
   const rows = table.shape[0]!;
-  return matMul2d(tf.cast(tf.oneHot(ids, rows), 'float32') as tf.Tensor2D, table as tf.Tensor2D);
+  return tf.matMul(tf.cast(tf.oneHot(ids, rows), 'float32') as tf.Tensor2D, table as tf.Tensor2D);
 }
 
 /** LayerNorm over the last axis (eps 1e-5, biased variance, as torch). */
@@ -43,10 +29,14 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.T
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
-/** GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`). */
+/**
+ * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`), written as
+ * `x · σ(2u)` = `0.5·x·(1 + tanh u)`: the same function, and wasm's Sigmoid kernel is much
+ * faster than its Tanh.
+ */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_C);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  const twoU = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), 2 * GELU_C);
+  return tf.mul(x, tf.sigmoid(twoU));
 }
 
 /**
