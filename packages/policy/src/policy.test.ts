@@ -163,6 +163,21 @@ describeBackends('transformer policy', () => {
     }
     expect(isRftError(error) && /maxSeqLen 12/.test((error as Error).message)).toBe(true);
     tf.dispose([long.tokens, long.attentionMask]);
+    const input = leftPad([[1, 3]]);
+    expect(() => policy.tokenStats(input, { temperature: 0 })).toThrow(/temperature: must be a finite number > 0/);
+    tf.dispose([input.tokens, input.attentionMask]);
+    policy.dispose();
+  });
+
+  it('getWeights returns copies and setWeights copies its input', () => {
+    const policy = createTransformerPolicy({ ...small });
+    const w = policy.getWeights();
+    const original = w['head.w']!.values[0]!;
+    w['head.w']!.values[0] = 123;
+    expect(policy.getWeights()['head.w']!.values[0]).toBe(original);
+    policy.setWeights(w);
+    w['head.w']!.values[0] = 456;
+    expect(policy.getWeights()['head.w']!.values[0]).toBe(123);
     policy.dispose();
   });
 

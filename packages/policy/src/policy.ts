@@ -3,6 +3,7 @@ import {
   entropyFromLogits,
   type ForwardInput,
   gatherLogProbs,
+  OptionsError,
   parseOptions,
   type Policy,
   ShapeError,
@@ -62,7 +63,9 @@ class Transformer implements TransformerPolicy {
   tokenStats(input: ForwardInput, options: { temperature?: number } = {}): TokenStats {
     const temperature = options.temperature ?? 1;
     if (!(temperature > 0) || !Number.isFinite(temperature)) {
-      throw new ShapeError('policy.tokenStats', `temperature must be a finite number > 0, got ${temperature}`);
+      throw new OptionsError('policy.tokenStats', [
+        { path: 'temperature', message: `must be a finite number > 0, got ${temperature}` },
+      ]);
     }
     checkInput('policy.tokenStats', input);
     const P = this.#params;
@@ -104,7 +107,8 @@ class Transformer implements TransformerPolicy {
   getWeights(): WeightMap {
     const out: WeightMap = {};
     for (const [name, v] of Object.entries(this.#params)) {
-      out[name] = { shape: [...v.shape], values: v.dataSync() as Float32Array };
+      // A copy: some backends hand out their own storage from dataSync.
+      out[name] = { shape: [...v.shape], values: Float32Array.from(v.dataSync()) };
     }
     return out;
   }
@@ -134,7 +138,8 @@ class Transformer implements TransformerPolicy {
     for (const name of expected) {
       const w = weights[name]!;
       const v = this.#vars[name]!;
-      tf.tidy(() => v.assign(tf.tensor(w.values, v.shape, 'float32')));
+      // Copied, so later edits of the caller's array cannot reach the variable.
+      tf.tidy(() => v.assign(tf.tensor(Float32Array.from(w.values), v.shape, 'float32')));
     }
   }
 
