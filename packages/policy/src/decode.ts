@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecodeSession, type ForwardInput, ShapeError } from '@rftkit/core';
 import { dense, layerNorm, rotaryAngles, rotate } from './layers';
-import { attend, dims, embed, forwardLogits, head, type LayerKV, mlpResidual, NEG, type Params } from './model';
+import { attend, dims, embed, forwardLogits, head, type LayerKV, mlpResidual, NEG, type Params, qkv } from './model';
 import type { TransformerConfig } from './options';
 
 /** `tf.tidy` for a structured result (tidy keeps every tensor found in it). */
@@ -99,16 +99,16 @@ export function startDecodeSession(
         for (let i = 0; i < cfg.nLayers; i++) {
           const p = `blocks.${i}.`;
           const h = layerNorm(x, P[`${p}ln1.gamma`]!, P[`${p}ln1.beta`]!) as tf.Tensor2D;
-          const [qf, kf, vf] = tf.split(dense(h, P[`${p}attn.wqkv`]!, P[`${p}attn.bqkv`]!), 3, 1) as tf.Tensor2D[];
-          let q = tf.reshape(qf!, [B, dm.heads, 1, dm.headDim]) as tf.Tensor4D;
-          let k: tf.Tensor = tf.reshape(kf!, [B, dm.heads, 1, dm.headDim]);
+          const [qf, kf, vf] = qkv(P, i, h);
+          let q = tf.reshape(qf, [B, dm.heads, 1, dm.headDim]) as tf.Tensor4D;
+          let k: tf.Tensor = tf.reshape(kf, [B, dm.heads, 1, dm.headDim]);
           if (rope) {
             q = rotate(q, rope.cos, rope.sin) as tf.Tensor4D;
             k = rotate(k, rope.cos, rope.sin);
           }
           const cache = caches[i]!;
           const kc = tf.add(cache.k, tf.mul(tf.reshape(k, [B * dm.heads, 1, dm.headDim]), slotT)) as tf.Tensor3D;
-          const vc = tf.add(cache.v, tf.mul(tf.reshape(vf!, [B * dm.heads, 1, dm.headDim]), slotT)) as tf.Tensor3D;
+          const vc = tf.add(cache.v, tf.mul(tf.reshape(vf, [B * dm.heads, 1, dm.headDim]), slotT)) as tf.Tensor3D;
           next.push({ k: kc, v: vc });
           x = tf.add(x, dense(attend(q, kc, vc, bias, dm), P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
           x = mlpResidual(x, P, i);

@@ -26,8 +26,14 @@ export function paramSpecs(cfg: TransformerConfig, vocabSize: number): ParamSpec
     specs.push(
       { name: `${p}ln1.gamma`, shape: [d], init: 'ones' },
       { name: `${p}ln1.beta`, shape: [d], init: 0 },
-      { name: `${p}attn.wqkv`, shape: [d, 3 * d], init: std },
-      { name: `${p}attn.bqkv`, shape: [3 * d], init: 0 },
+      // Separate q/k/v projections: splitting a fused [d, 3d] output is a strided slice,
+      // which the cpu backend runs element by element.
+      { name: `${p}attn.wq`, shape: [d, d], init: std },
+      { name: `${p}attn.bq`, shape: [d], init: 0 },
+      { name: `${p}attn.wk`, shape: [d, d], init: std },
+      { name: `${p}attn.bk`, shape: [d], init: 0 },
+      { name: `${p}attn.wv`, shape: [d, d], init: std },
+      { name: `${p}attn.bv`, shape: [d], init: 0 },
       { name: `${p}attn.wo`, shape: [d, d], init: residStd },
       { name: `${p}attn.bo`, shape: [d], init: 0 },
       { name: `${p}ln2.gamma`, shape: [d], init: 'ones' },
@@ -95,6 +101,16 @@ export function attend(q: tf.Tensor4D, k: tf.Tensor3D, v: tf.Tensor3D, bias: tf.
   return tf.reshape(tf.transpose(tf.reshape(out, [B, H, Tq, dm.headDim]), [0, 2, 1, 3]), [B * Tq, dm.d]);
 }
 
+/** Query, key and value projections `[N, d]` each of block `i`. */
+export function qkv(P: Params, i: number, h: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
+  const p = `blocks.${i}.attn.`;
+  return [
+    dense(h, P[`${p}wq`]!, P[`${p}bq`]!),
+    dense(h, P[`${p}wk`]!, P[`${p}bk`]!),
+    dense(h, P[`${p}wv`]!, P[`${p}bv`]!),
+  ];
+}
+
 /** One block's MLP half (pre-norm residual). */
 export function mlpResidual(x: tf.Tensor2D, P: Params, i: number): tf.Tensor2D {
   const p = `blocks.${i}.`;
@@ -144,15 +160,15 @@ export function forwardLogits(
   for (let i = 0; i < cfg.nLayers; i++) {
     const p = `blocks.${i}.`;
     const h = layerNorm(x, P[`${p}ln1.gamma`]!, P[`${p}ln1.beta`]!) as tf.Tensor2D;
-    const [qf, kf, vf] = tf.split(dense(h, P[`${p}attn.wqkv`]!, P[`${p}attn.bqkv`]!), 3, 1) as tf.Tensor2D[];
-    let q = splitHeads(qf!, B, T, dm);
-    let k = splitHeads(kf!, B, T, dm);
+    const [qf, kf, vf] = qkv(P, i, h);
+    let q = splitHeads(qf, B, T, dm);
+    let k = splitHeads(kf, B, T, dm);
     if (rope) {
       q = rotate(q, rope.cos, rope.sin) as tf.Tensor4D;
       k = rotate(k, rope.cos, rope.sin) as tf.Tensor4D;
     }
     const k3 = tf.reshape(k, [B * dm.heads, T, dm.headDim]) as tf.Tensor3D;
-    const v3 = tf.reshape(splitHeads(vf!, B, T, dm), [B * dm.heads, T, dm.headDim]) as tf.Tensor3D;
+    const v3 = tf.reshape(splitHeads(vf, B, T, dm), [B * dm.heads, T, dm.headDim]) as tf.Tensor3D;
     collect?.push({ k: k3, v: v3 });
     const att = attend(q, k3, v3, bias, dm);
     x = tf.add(x, dense(att, P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));

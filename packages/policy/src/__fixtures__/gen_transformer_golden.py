@@ -26,8 +26,9 @@ def make_weights(rng, positions):
         p = f"blocks.{i}."
         w[p + "ln1.gamma"] = 1 + n(D, s=0.3)
         w[p + "ln1.beta"] = n(D, s=0.3)
-        w[p + "attn.wqkv"] = n(D, 3 * D)
-        w[p + "attn.bqkv"] = n(3 * D, s=0.3)
+        for z in "qkv":
+            w[p + f"attn.w{z}"] = n(D, D)
+            w[p + f"attn.b{z}"] = n(D, s=0.3)
         w[p + "attn.wo"] = n(D, D)
         w[p + "attn.bo"] = n(D, s=0.3)
         w[p + "ln2.gamma"] = 1 + n(D, s=0.3)
@@ -65,7 +66,7 @@ def forward(w, tokens, mask, positions):
     for i in range(L):
         p = f"blocks.{i}."
         h = F.layer_norm(x, (D,), t[p + "ln1.gamma"], t[p + "ln1.beta"], eps=1e-5)
-        q, k, v = (h @ t[p + "attn.wqkv"] + t[p + "attn.bqkv"]).split(D, dim=-1)
+        q, k, v = (h @ t[p + f"attn.w{z}"] + t[p + f"attn.b{z}"] for z in "qkv")
         q, k, v = (z.view(B, T, H, DH).transpose(1, 2) for z in (q, k, v))
         if positions == "rotary":
             q = q * cos + rotate_half(q) * sin
