@@ -61,12 +61,14 @@ export async function runSft(configPath: string, options: SftCommandOptions, io:
       learningRate: config.sft.learningRate,
       seed: config.seed,
       onStep: ({ step, loss }) => {
+        // trainSft counts steps from 0.
+        const done = step + 1;
         window.push(loss);
-        if (step % every === 0 || step === config.sft.steps) {
+        if (done % every === 0 || done === config.sft.steps) {
           const mean = window.reduce((a, b) => a + b, 0) / window.length;
           const elapsed = (Date.now() - started) / 1000;
-          const eta = (elapsed / step) * (config.sft.steps - step);
-          io.err(`sft step ${step}/${config.sft.steps} | loss ${mean.toFixed(4)} | eta ${formatDuration(eta)}`);
+          const eta = (elapsed / done) * (config.sft.steps - done);
+          io.err(`sft step ${done}/${config.sft.steps} | loss ${mean.toFixed(4)} | eta ${formatDuration(eta)}`);
           window = [];
         }
       },
