@@ -27,7 +27,8 @@ export function formatStepLine(step: number, total: number, metrics: Record<stri
   ];
   const passAt = Object.keys(metrics).filter((k) => /(^|\/)pass@\d+$/.test(k));
   for (const k of passAt) parts.push(`${k.slice(k.lastIndexOf('/') + 1)} ${num(metrics[k])}`);
-  if (metrics['aepo/temperature'] !== undefined) parts.push(`T ${num(metrics['aepo/temperature'], 2)}`);
+  const temperature = metrics['aepo/temperature'] ?? metrics['dcpo/temperature'];
+  if (temperature !== undefined) parts.push(`T ${num(temperature, 2)}`);
   if (metrics['time/step_s'] !== undefined) parts.push(`${num(metrics['time/step_s'], 1)}s/step`);
   if (etaSeconds !== undefined && Number.isFinite(etaSeconds)) parts.push(`eta ${formatDuration(etaSeconds)}`);
   return parts.join(' | ');

@@ -1,4 +1,4 @@
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { ConfigError, Rng, selectBackend, writeFileAtomic } from '@rftkit/core';
 import { savePolicy, trainSft } from '@rftkit/policy';
 import { createPolicy, createTask } from '../compose';
@@ -7,6 +7,7 @@ import { evaluatePolicy, type EvaluateResult } from '../evaluate';
 import type { CliIO } from '../io';
 import { formatDuration } from '../progress';
 import { formatEval } from './eval';
+import { displayPath } from './train';
 
 export interface SftCommandOptions {
   sets?: string[];
@@ -74,7 +75,7 @@ export async function runSft(configPath: string, options: SftCommandOptions, io:
       },
     });
     await savePolicy(config.out, policy);
-    io.err(`saved ${relative(process.cwd(), config.out) || config.out}`);
+    io.err(`saved ${displayPath(config.out)}`);
     const testPrompts = task.generate('test', config.eval.prompts, config.seed);
     const evalResult = await evaluatePolicy({
       policy,
@@ -101,7 +102,7 @@ export async function runSft(configPath: string, options: SftCommandOptions, io:
       )}\n`,
     );
     io.out(formatEval(evalResult));
-    io.out(`policy: ${relative(process.cwd(), config.out) || config.out}`);
+    io.out(`policy: ${displayPath(config.out)}`);
     return { out: config.out, losses, eval: evalResult, config };
   } finally {
     policy.dispose();

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, type Metrics, selectBackend, writeFileAtomic } from '@rftkit/core';
 import { createTrainer, type RunSummary } from '@rftkit/trainer';
 import { compose } from '../compose';
@@ -32,6 +32,12 @@ export interface TrainResult {
   summary: RunSummary;
   table: SummaryRow[];
   config: ResolvedRunConfig;
+}
+
+/** A path as the user would type it: relative to the working folder when inside it. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
 function timestamp(d = new Date()): string {
@@ -122,7 +128,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
           .filter(([k]) => /(pass|avg)@\d+$/.test(k))
           .map(([k, v]) => `${k.replace(/^eval\//, '')} ${v.toFixed(3)}`);
         progress.log(`eval @ step ${event.step}: ${shown.join(' | ')}`);
-      } else if (event.type === 'checkpoint') progress.log(`checkpoint: ${relative(process.cwd(), event.path) || event.path}`);
+      } else if (event.type === 'checkpoint') progress.log(`checkpoint: ${displayPath(event.path)}`);
       else progress.log(event.message);
     },
   });
@@ -156,7 +162,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
     records,
     config,
     facts: {
-      config: relative(process.cwd(), resolve(configPath)),
+      config: displayPath(resolve(configPath)),
       backend: `${backend.name} (${backend.source})`,
       steps: `${summary.steps}${summary.stopped ? ' (stopped early)' : ''}`,
       'wall time (this session)': formatDuration((Date.now() - started) / 1000),
@@ -167,8 +173,8 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   io.out(formatSummaryTable(report.summary));
   io.out('');
   if (summary.stopped) {
-    io.out(`stopped at step ${summary.steps}; continue with: rft train ${configPath} --out ${relative(process.cwd(), outDir)} --resume`);
+    io.out(`stopped at step ${summary.steps}; continue with: rft train ${configPath} --out ${displayPath(outDir)} --resume`);
   }
-  io.out(`report: ${relative(process.cwd(), report.reportPath) || report.reportPath}`);
+  io.out(`report: ${displayPath(report.reportPath)}`);
   return { outDir, reportPath: report.reportPath, summary, table: report.summary, config };
 }

@@ -16,6 +16,10 @@ export interface ChartDefinition {
   match: (key: string) => boolean;
   /** Series label for a key (default: the key). */
   label?: (key: string) => string;
+  /** Fixed y range, e.g. [0, 1] for probabilities (default: fitted to the data). */
+  yDomain?: [number, number];
+  /** 'step-after' for values that hold until the next step (controller settings). */
+  interpolate?: 'linear' | 'step-after';
 }
 
 /** The report's charts. A chart with no matching metric is left out. */
@@ -40,13 +44,15 @@ export const DEFAULT_CHARTS: ChartDefinition[] = [
     yTitle: 'pass@k',
     match: (k) => /(^|\/)pass@\d+$/.test(k),
     label: (k) => k.slice(k.lastIndexOf('/') + 1),
+    yDomain: [0, 1],
   },
   {
     id: 'temperature',
-    title: 'AEPO sampling temperature',
+    title: 'Temperature chosen by the entropy controller (AEPO / DCPO)',
     yTitle: 'temperature',
-    match: (k) => /^aepo\/temperature$/.test(k),
-    label: () => 'temperature',
+    match: (k) => /^(aepo|dcpo)\/temperature$/.test(k),
+    label: (k) => `${k.split('/')[0]!.toUpperCase()} temperature`,
+    interpolate: 'step-after',
   },
 ];
 
@@ -95,10 +101,20 @@ export function chartSpec(chart: ChartData): vl.TopLevelSpec {
     height: 220,
     background: 'white',
     data: { values },
-    mark: { type: singlePoints ? 'point' : 'line', point: !singlePoints && values.length <= 200, tooltip: true },
+    mark: {
+      type: singlePoints ? 'point' : 'line',
+      point: !singlePoints && values.length <= 200,
+      interpolate: chart.definition.interpolate ?? 'linear',
+      tooltip: true,
+    },
     encoding: {
       x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1 } },
-      y: { field: 'value', type: 'quantitative', title: chart.definition.yTitle, scale: { zero: false } },
+      y: {
+        field: 'value',
+        type: 'quantitative',
+        title: chart.definition.yTitle,
+        scale: chart.definition.yDomain ? { domain: chart.definition.yDomain } : { zero: false },
+      },
       color: {
         field: 'series',
         type: 'nominal',
