@@ -1,7 +1,7 @@
 // `pnpm bench [--quick] [--backends cpu,wasm] [--no-torch]`: rftkit figures on each backend
 // next to the same figures in PyTorch (bench/reference), ratios printed per figure.
 // Each figure runs in its own process, so its peak RSS is its own.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,20 @@ const quick = args.includes('--quick');
 const noTorch = args.includes('--no-torch');
 const backendsArg = args.find((a) => a.startsWith('--backends='))?.split('=')[1];
 const python = process.env.RFTKIT_BENCH_PYTHON ?? '/usr/bin/python3';
+
+// The figures import the packages' built dist: build them (turbo caches, so this is quick
+// when nothing changed). `--no-build` skips it.
+if (!args.includes('--no-build')) {
+  process.stderr.write('[bench] building the packages the bench imports...\n');
+  const r = spawnSync('pnpm', ['exec', 'turbo', 'run', 'build', '--filter=rftkit-bench...', '--output-logs=errors-only'], {
+    cwd: join(here, '..'),
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (r.status !== 0) {
+    process.stderr.write('[bench] build failed; run `pnpm build` to see why\n');
+    process.exit(1);
+  }
+}
 
 function hasTensorflow() {
   for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
@@ -32,6 +46,15 @@ const torchSkip = torchAvailable();
 const SMALL = { dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
 const LARGE = { dModel: 128, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
 const reps = quick ? 2 : 3;
+const RFT_TRAINER = {
+  promptsPerStep: 8,
+  samplesPerPrompt: 8,
+  miniBatchSamples: 32,
+  microBatchSamples: 32,
+  epochs: 1,
+  sampling: { temperature: 1, maxNewTokens: 16 },
+  optimizer: { name: 'adamw', lr: 1e-4, weightDecay: 0, gradClip: 1 },
+};
 const mm = (label, a, b, ta, tb, m, k, n, batch = 1) => ({ label, a, b, ta, tb, flops: 2 * batch * m * k * n });
 const matmulCases = [
   mm('2-D [3072,128]·[128,512]', [3072, 128], [128, 512], false, false, 3072, 128, 512),
@@ -49,7 +72,8 @@ const plan = [
   ['train', { size: SMALL, batch: 64, seqLen: 48, reps }, 'train (default size)'],
   ...(quick ? [] : [['train', { size: LARGE, batch: 64, seqLen: 48, reps, noBefore: false }, 'train (4x model)']]),
   ['decode', { size: SMALL, prompts: 16, samples: 8, promptLen: 12, newTokens: 32, reps }, 'rollout'],
-  ['rft', {}, 'RFT step'],
+  // The run configs' sizes (configs/grpo.yaml, configs/aepo.yaml) on the countdown task.
+  ['rft', { algos: ['grpo', 'aepo'], size: { ...SMALL, maxSeqLen: 32 }, reps, trainer: RFT_TRAINER }, 'RFT step'],
 ];
 
 function runJson(cmd, argv) {
@@ -74,23 +98,25 @@ for (const backend of backends) {
     const opts = backend === 'cpu' ? { ...options, reps: Math.min(options.reps ?? 2, 2) } : options;
     process.stderr.write(`[bench] ${backend} ${title}...\n`);
     const ours = runJson(process.execPath, [join(here, 'src/worker.mjs'), backend, figure, JSON.stringify(opts)]);
-    const key = JSON.stringify([figure, options]);
+    // The RFT step's batch shape comes from rftkit's own rollouts; PyTorch runs that shape.
+    const torchOptions = figure === 'rft' ? { ...options, shape: ours.shape } : options;
+    const key = JSON.stringify([figure, torchOptions]);
     if (!torchSkip && !torchCache.has(key)) {
       process.stderr.write(`[bench] pytorch ${title}...\n`);
-      torchCache.set(key, runJson(python, [join(here, 'reference/torch_bench.py'), figure, JSON.stringify(options)]));
+      torchCache.set(key, runJson(python, [join(here, 'reference/torch_bench.py'), figure, JSON.stringify(torchOptions)]));
     }
     const torch = torchSkip ? { rows: [], skipped: torchSkip } : torchCache.get(key);
     const rows = (ours.rows ?? []).map((row) => {
       const ref = torch.rows?.find((r) => r.label === row.label)?.after;
       return { ...row, pytorch: ref ?? null, ratio: ref ? row.after / ref : null, speedup: row.before ? row.after / row.before : null };
     });
-    figures.push({ figure, title, unit: ours.unit, rows, peakRssMB: ours.peakRssMB, pytorchPeakRssMB: torch.peakRssMB ?? null, skipped: ours.skipped, pytorchSkipped: torch.skipped, torch: torch.torch });
+    figures.push({ figure, title, unit: ours.unit, rows, peakRssMB: ours.peakRssMB, pytorchPeakRssMB: torch.peakRssMB ?? null, skipped: ours.skipped, pytorchSkipped: torch.skipped, torch: torch.torch, policy: ours.policy, shape: ours.shape, wallSeconds: ours.wallSeconds });
   }
   results[backend] = figures;
   const file = join(here, 'results', `${date}-${backend}${quick ? '-quick' : ''}.json`);
   writeFileSync(file, `${JSON.stringify({ date, backend, quick, node: process.version, figures }, null, 2)}\n`);
   console.log(`\n## ${backend} (${file.slice(here.length + 1)})\n`);
-  console.log('| figure | unit | before overrides | rftkit | PyTorch | rftkit/PyTorch | speed-up | peak RSS MB (rftkit / PyTorch) |');
+  console.log('| figure | unit | stock kernels | rftkit | PyTorch | rftkit/PyTorch | speed-up | peak RSS MB (rftkit / PyTorch) |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const f of figures) {
     if (f.skipped) console.log(`| ${f.title} | | | skipped: ${f.skipped} | | | | |`);

@@ -56,13 +56,13 @@ class Block(nn.Module):
 
 
 class Model(nn.Module):
-    def __init__(self, dModel, nLayers, nHeads, maxSeqLen=64, **_):
+    def __init__(self, dModel, nLayers, nHeads, maxSeqLen=64, vocab=VOCAB, **_):
         super().__init__()
-        self.tok = nn.Embedding(VOCAB, dModel)
+        self.tok = nn.Embedding(vocab, dModel)
         self.pos = nn.Embedding(maxSeqLen, dModel)
         self.blocks = nn.ModuleList(Block(dModel, nHeads) for _ in range(nLayers))
         self.ln_f = nn.LayerNorm(dModel, eps=1e-5)
-        self.head = nn.Linear(dModel, VOCAB, bias=False)
+        self.head = nn.Linear(dModel, vocab, bias=False)
 
     def forward(self, ids, start=0, caches=None):
         T = ids.shape[1]
@@ -141,7 +141,71 @@ def decode(o):
 
 
 def rft(o):
-    return {'unit': 'steps/s', 'rows': [], 'skipped': 'no PyTorch RFT step reference yet'}
+    """GRPO's rollout and update phases at the shapes rftkit's run produced (o['shape']).
+
+    Rollout: prefill the prompts, then decode `maxResponse` tokens with the KV cache and
+    multinomial sampling at T=1 (behaviour log-probs kept). Update: old log-probs without
+    gradient, then PPO-clip (dual-clip 3) token-mean forward/backward, global-norm clip 1
+    and AdamW per mini-batch. Reward, advantage and AEPO's extra rollout are not modelled.
+    """
+    shape, cfg = o.get('shape'), o['trainer']
+    if not shape:
+        return {'unit': 'steps/s', 'rows': [], 'skipped': 'rftkit run reported no batch shape'}
+    vocab = 3 + len('0123456789 >:+-*/()')
+    model = Model(**o['size'], vocab=vocab)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg['optimizer']['lr'], weight_decay=cfg['optimizer']['weightDecay'])
+    B, T, R = int(shape['rows']), int(round(shape['seqLen'])), int(shape['maxResponse'])
+    L = T - R
+    gen = torch.Generator().manual_seed(0)
+    prompts = torch.randint(3, vocab, (B, L), generator=gen)
+
+    @torch.no_grad()
+    def rollout():
+        caches = [{} for _ in model.blocks]
+        logits = model(prompts, 0, caches)[:, -1]
+        out, logps = [], []
+        for i in range(R):
+            logp = logits.log_softmax(-1)
+            tok = torch.multinomial(logp.exp(), 1, generator=gen)
+            out.append(tok)
+            logps.append(logp.gather(-1, tok))
+            if i + 1 < R:
+                logits = model(tok, L + i, caches)[:, -1]
+        return torch.cat([prompts] + out, 1)
+
+    ids = rollout()
+    mask = torch.zeros(B, T - 1)
+    mask[:, L - 1:] = 1
+    adv = torch.randn(B, 1).expand(B, T - 1)
+
+    def token_logp(m, x):
+        return m(x)[:, :-1].log_softmax(-1).gather(-1, x[:, 1:, None])[..., 0]
+
+    def update():
+        with torch.no_grad():
+            old = torch.cat([token_logp(model, ids[i:i + cfg['microBatchSamples']]) for i in range(0, B, cfg['microBatchSamples'])])
+        mb = cfg['miniBatchSamples']
+        for i in range(0, B, mb):
+            sl = slice(i, i + mb)
+            ratio = (token_logp(model, ids[sl]) - old[sl]).exp()
+            a = adv[sl]
+            pg = torch.maximum(-a * ratio, -a * ratio.clamp(0.8, 1.2))
+            pg = torch.where(a < 0, torch.minimum(pg, -a * 3), pg)
+            loss = (pg * mask[sl]).sum() / mask[sl].sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg['optimizer']['gradClip'])
+            opt.step()
+
+    s_roll = time_it(rollout, o['reps'])
+    s_upd = time_it(update, o['reps'])
+    n = f"{cfg['promptsPerStep']}x{cfg['samplesPerPrompt']}"
+    upd = f"old logp + {cfg['miniBatchSamples']}-row Adam steps"
+    return {'unit': 'steps/s', 'shape': shape, 'rows': [
+        {'label': 'GRPO step (rollout+reward+advantage+update)', 'after': 1 / (s_roll + s_upd), 'note': 'rollout + update only'},
+        {'label': f'GRPO rollout phase {n}', 'after': 1 / s_roll},
+        {'label': f'GRPO update phase ({upd})', 'after': 1 / s_upd},
+    ]}
 
 
 if __name__ == '__main__':

@@ -167,12 +167,102 @@ const figures = {
     return { unit: 'tokens/s', rows };
   },
 
+  // A full trainer step (rollout + reward + advantage + regularizer + update) on the countdown
+  // task, with the run configs' sizes (configs/grpo.yaml, configs/aepo.yaml).
   async rft() {
-    const trainer = await import('@rftkit/trainer');
-    if (typeof trainer.createTrainer !== 'function') {
-      return { unit: 'steps/s', rows: [], skipped: '@rftkit/trainer does not export createTrainer yet' };
+    const [{ createTrainer }, { createCountdownTask }, { createGrpoAdvantage }, losses, { createAepo }, policyPkg, { createRolloutEngine }] =
+      await Promise.all([
+        import('@rftkit/trainer'),
+        import('@rftkit/tasks'),
+        import('@rftkit/advantages'),
+        import('@rftkit/losses'),
+        import('@rftkit/regularizers'),
+        import('@rftkit/policy'),
+        import('@rftkit/rollout'),
+      ]);
+    const task = createCountdownTask();
+    // The shipped SFT base policy when present (short, often correct answers, so AEPO keeps
+    // tempered rows as in a real run); otherwise a fresh policy of the same size.
+    const { existsSync } = await import('node:fs');
+    const base = new URL('../../checkpoints/countdown-base/', import.meta.url);
+    let policy;
+    let policySource;
+    if (!opts.randomInit && existsSync(new URL('policy.json', base))) {
+      try {
+        policy = await policyPkg.loadPolicy(base.pathname);
+        policySource = 'checkpoints/countdown-base';
+      } catch (e) {
+        policySource = `checkpoints/countdown-base unusable (${e.message.slice(0, 120)}); `;
+      }
     }
-    return { unit: 'steps/s', rows: [], skipped: 'full RFT step figure awaits the trainer API' };
+    if (!policy) {
+      const tokenizer = policyPkg.createCharTokenizer({ alphabet: task.alphabet() });
+      policy = policyPkg.createTransformerPolicy({ tokenizer, ...opts.size, seed: 1 });
+      policySource = `${policySource ?? ''}random init d${opts.size.dModel} L${opts.size.nLayers}`;
+    }
+    // Records the main rollouts' shape so the PyTorch reference can run the same sizes.
+    const inner = createRolloutEngine({ policy });
+    const shapes = [];
+    const engine = {
+      id: inner.id,
+      policy: inner.policy,
+      async generate(request) {
+        const b = await inner.generate(request);
+        if ((request.stream ?? 'main') === 'main') {
+          let maxResp = 0;
+          let respTokens = 0;
+          for (let r = 0; r < b.rows; r++) {
+            let n = 0;
+            for (let t = 0; t < b.seqLen; t++) n += b.responseMask[r * b.seqLen + t];
+            maxResp = Math.max(maxResp, n);
+            respTokens += n;
+          }
+          shapes.push({ rows: b.rows, seqLen: b.seqLen, maxResponse: maxResp, responseTokens: respTokens });
+        }
+        return b;
+      },
+    };
+    const rows = [];
+    for (const algo of opts.algos) {
+      const trainer = createTrainer({
+        policy,
+        engine,
+        trainPrompts: task.generate('train', 256, 0),
+        reward: task.reward(),
+        advantage: createGrpoAdvantage(),
+        loss: losses.createPpoClipLoss({ clipLow: 0.2, clipHigh: 0.2, dualClip: 3 }),
+        aggregator: losses.createAggregator({ mode: 'token-mean' }),
+        regularizers: algo === 'aepo' ? [createAepo({ targetEntropy: 0.5, temperatureLow: 0.8, temperatureHigh: 1.2 })] : [],
+        config: { ...opts.trainer, steps: 1000, eval: { every: 0 } },
+      });
+      const step = { label: `${algo.toUpperCase()} step (rollout+reward+advantage+update)` };
+      const rollout = { label: `${algo.toUpperCase()} rollout phase ${opts.trainer.promptsPerStep}x${opts.trainer.samplesPerPrompt}` };
+      const update = { label: `${algo.toUpperCase()} update phase (old logp + ${opts.trainer.miniBatchSamples}-row Adam steps)` };
+      const other = { label: `${algo.toUpperCase()} reward+advantage+regularizer` };
+      for (const v of variants()) {
+        setOverrides(v === 'after');
+        const ms = [];
+        await trainer.step(); // warm-up
+        for (let i = 0; i < opts.reps; i++) ms.push(await trainer.step());
+        const m = (k) => median(ms.map((x) => x[k]));
+        step[v] = 1 / m('time/step_s');
+        rollout[v] = 1 / m('time/rollout_s');
+        update[v] = 1 / m('time/update_s');
+        other[v] = 1 / median(ms.map((x) => x['time/step_s'] - x['time/rollout_s'] - x['time/update_s']));
+        step[`${v}Rows`] = m('batch/rows');
+      }
+      setOverrides(true);
+      trainer.dispose();
+      rows.push(step, rollout, update, other);
+    }
+    policy.dispose();
+    const shape = {
+      rows: median(shapes.map((s) => s.rows)),
+      seqLen: median(shapes.map((s) => s.seqLen)),
+      maxResponse: median(shapes.map((s) => s.maxResponse)),
+      responseTokens: median(shapes.map((s) => s.responseTokens)),
+    };
+    return { unit: 'steps/s', rows, policy: policySource, shape };
   },
 };
 
