@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runEval } from './commands/eval';
 import { runTrain } from './commands/train';
 import type { CliIO } from './io';
 
@@ -87,6 +88,10 @@ describe('rft train', () => {
   it('stops on abort with a checkpoint, resumes from it, and matches an uninterrupted run', async () => {
     const straight = join(root, 'straight');
     await runTrain(join(configsDir, 'grpo.yaml'), { sets: [...TINY, 'trainer.eval.every=0'], out: straight, backend }, quiet);
+    // `rft eval` on a run folder: its latest checkpoint, task and seed from config.json.
+    const evaluated = await runEval(straight, { samples: 2, k: [1, 2], prompts: 2, backend }, quiet);
+    expect(evaluated.prompts).toBe(2);
+    expect(Object.keys(evaluated.passAtK)).toEqual(['pass@1', 'pass@2']);
 
     const resumed = join(root, 'resumed');
     const controller = new AbortController();
