@@ -20,6 +20,8 @@ export interface ChartDefinition {
   yDomain?: [number, number];
   /** 'step-after' for values that hold until the next step (controller settings). */
   interpolate?: 'linear' | 'step-after';
+  /** Add a trailing moving average of each series over this many steps (noisy per-step metrics). */
+  smooth?: number;
 }
 
 /** The report's charts. A chart with no matching metric is left out. */
@@ -30,6 +32,7 @@ export const DEFAULT_CHARTS: ChartDefinition[] = [
     yTitle: 'mean reward',
     match: (k) => k === 'reward/mean',
     label: () => 'train reward (mean)',
+    smooth: 10,
   },
   {
     id: 'entropy',
@@ -76,6 +79,12 @@ export function collectCharts(records: readonly StepRecord[], charts = DEFAULT_C
         points.push({ step: r.step, value });
       }
     }
+    if (definition.smooth && definition.smooth > 1) {
+      for (const [label, points] of [...series.entries()]) {
+        if (points.length < 2 * definition.smooth) continue;
+        series.set(`${label}, ${definition.smooth}-step average`, movingAverage(points, definition.smooth));
+      }
+    }
     if (series.size > 0) {
       // pass@1 before pass@16: sort labels by their number where they have one.
       const sorted = [...series.entries()].sort(([a], [b]) => labelOrder(a) - labelOrder(b) || a.localeCompare(b));
@@ -83,6 +92,16 @@ export function collectCharts(records: readonly StepRecord[], charts = DEFAULT_C
     }
   }
   return out;
+}
+
+/** Trailing mean over the last `window` points (fewer at the start). */
+function movingAverage(points: ReadonlyArray<{ step: number; value: number }>, window: number) {
+  let sum = 0;
+  return points.map((p, i) => {
+    sum += p.value;
+    if (i >= window) sum -= points[i - window]!.value;
+    return { step: p.step, value: sum / Math.min(i + 1, window) };
+  });
 }
 
 function labelOrder(label: string): number {
@@ -94,6 +113,14 @@ function labelOrder(label: string): number {
 export function chartSpec(chart: ChartData): vl.TopLevelSpec {
   const values = [...chart.series.entries()].flatMap(([series, points]) => points.map((p) => ({ ...p, series })));
   const singlePoints = [...chart.series.values()].every((p) => p.length <= 1);
+  const longest = Math.max(...[...chart.series.values()].map((p) => p.length));
+  let domain = chart.definition.yDomain;
+  if (!domain && values.length > 0) {
+    // A constant series (e.g. a temperature that never switched) still gets a readable axis.
+    const lo = Math.min(...values.map((v) => v.value));
+    const hi = Math.max(...values.map((v) => v.value));
+    if (hi - lo < 1e-9) domain = [lo - Math.max(0.1, Math.abs(lo) * 0.2), hi + Math.max(0.1, Math.abs(hi) * 0.2)];
+  }
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: chart.definition.title,
@@ -103,7 +130,7 @@ export function chartSpec(chart: ChartData): vl.TopLevelSpec {
     data: { values },
     mark: {
       type: singlePoints ? 'point' : 'line',
-      point: !singlePoints && values.length <= 200,
+      point: !singlePoints && longest <= 60,
       interpolate: chart.definition.interpolate ?? 'linear',
       tooltip: true,
     },
@@ -113,7 +140,7 @@ export function chartSpec(chart: ChartData): vl.TopLevelSpec {
         field: 'value',
         type: 'quantitative',
         title: chart.definition.yTitle,
-        scale: chart.definition.yDomain ? { domain: chart.definition.yDomain } : { zero: false },
+        scale: domain ? { domain } : { zero: false },
       },
       color: {
         field: 'series',

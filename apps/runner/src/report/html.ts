@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { writeFileAtomic } from '@rftkit/core';
 import { chartSpec, collectCharts, DEFAULT_CHARTS, renderSvg, type StepRecord } from './charts';
-import { summarize, type SummaryRow } from './summary';
+import { stepLabel, summarize, type SummaryRow } from './summary';
 
 export interface ReportInput {
   title: string;
@@ -43,8 +43,8 @@ export async function writeReport(dir: string, input: ReportInput): Promise<Repo
   const rows = summary
     .map(
       (r) =>
-        `<tr><td>${escapeHtml(r.metric)}</td><td>${fmt(r.start)} <small>(step ${r.startStep})</small></td>` +
-        `<td>${fmt(r.end)} <small>(step ${r.endStep})</small></td><td>${r.end - r.start >= 0 ? '+' : ''}${fmt(r.end - r.start)}</td></tr>`,
+        `<tr><td>${escapeHtml(r.metric)}</td><td>${fmt(r.start)} <small>(${stepLabel(r, 'start')})</small></td>` +
+        `<td>${fmt(r.end)} <small>(${stepLabel(r, 'end')})</small></td><td>${r.end - r.start >= 0 ? '+' : ''}${fmt(r.end - r.start)}</td></tr>`,
     )
     .join('\n');
   const facts = Object.entries(input.facts ?? {})

@@ -69,6 +69,17 @@ describe('report', () => {
     expect(table).toMatch(/eval\/pass@4\s+0\.4500 \(step 0\)\s+0\.6000 \(step 3\)\s+\+0\.1500/);
   });
 
+  it('averages noisy per-step metrics over windows and adds a moving average to the reward chart', () => {
+    const long: StepRecord[] = Array.from({ length: 30 }, (_, i) => ({ step: i + 1, metrics: { 'reward/mean': i + 1 } }));
+    const [row] = summarize(long);
+    expect(row).toMatchObject({ start: 5.5, end: 25.5, window: 10, startStep: 10, endStep: 30 });
+    expect(formatSummaryTable([row!])).toMatch(/5\.5000 \(steps 1-10\)\s+25\.5000 \(steps 21-30\)\s+\+20\.0000/);
+    const reward = collectCharts(long).find((c) => c.definition.id === 'reward')!;
+    const smooth = reward.series.get('train reward (mean), 10-step average')!;
+    expect(smooth[0]).toEqual({ step: 1, value: 1 });
+    expect(smooth[29]).toEqual({ step: 30, value: 25.5 });
+  });
+
   it('writes report.html and valid SVG charts with the expected series', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rft-report-'));
     dirs.push(dir);

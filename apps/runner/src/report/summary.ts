@@ -2,12 +2,18 @@ import type { StepRecord } from './charts';
 
 export interface SummaryRow {
   metric: string;
-  /** Value at the first step that logged it (pass@k: the first evaluation). */
+  /** Value at the first step that logged it (pass@k: the first evaluation); for per-step
+   * training metrics, the mean over the first `window` steps. */
   start: number;
   startStep: number;
   end: number;
   endStep: number;
+  /** Steps averaged at each end (1 for evaluation metrics). */
+  window: number;
 }
+
+/** Per-step training metrics are noisy: start and end average up to this many steps. */
+export const SUMMARY_WINDOW = 10;
 
 /** Metrics compared start vs end, in the order shown. */
 function summaryKeys(records: readonly StepRecord[]): string[] {
@@ -28,15 +34,20 @@ export function summarize(records: readonly StepRecord[]): SummaryRow[] {
   const rows: SummaryRow[] = [];
   for (const metric of summaryKeys(records)) {
     const points = records.filter((r) => Number.isFinite(r.metrics[metric]));
-    const first = points[0];
-    const last = points[points.length - 1];
-    if (!first || !last) continue;
+    if (points.length === 0) continue;
+    const isEval = /(pass|avg)@\d+$/.test(metric);
+    // Averages over disjoint windows: a short run compares its first and second half.
+    const window = isEval ? 1 : Math.max(1, Math.min(SUMMARY_WINDOW, Math.floor(points.length / 2)));
+    const mean = (xs: StepRecord[]) => xs.reduce((a, r) => a + r.metrics[metric]!, 0) / xs.length;
+    const head = points.slice(0, window);
+    const tail = points.slice(points.length - window);
     rows.push({
       metric,
-      start: first.metrics[metric]!,
-      startStep: first.step,
-      end: last.metrics[metric]!,
-      endStep: last.step,
+      start: mean(head),
+      startStep: head[head.length - 1]!.step,
+      end: mean(tail),
+      endStep: tail[tail.length - 1]!.step,
+      window,
     });
   }
   return rows;
@@ -46,13 +57,21 @@ function fmt(x: number): string {
   return Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(4);
 }
 
+/** `step 3`, or `steps 1-10` for a windowed mean. */
+export function stepLabel(row: SummaryRow, end: 'start' | 'end'): string {
+  if (row.window <= 1) return `step ${end === 'start' ? row.startStep : row.endStep}`;
+  return end === 'start'
+    ? `steps ${row.startStep - row.window + 1}-${row.startStep}`
+    : `steps ${row.endStep - row.window + 1}-${row.endStep}`;
+}
+
 /** A plain-text table (monospace) of the summary rows. */
 export function formatSummaryTable(rows: readonly SummaryRow[]): string {
   const header = ['metric', 'start', 'end', 'change'];
   const body = rows.map((r) => [
     r.metric,
-    `${fmt(r.start)} (step ${r.startStep})`,
-    `${fmt(r.end)} (step ${r.endStep})`,
+    `${fmt(r.start)} (${stepLabel(r, 'start')})`,
+    `${fmt(r.end)} (${stepLabel(r, 'end')})`,
     `${r.end - r.start >= 0 ? '+' : ''}${fmt(r.end - r.start)}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
