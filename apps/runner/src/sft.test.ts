@@ -37,7 +37,7 @@ describe('rft sft / rft eval', () => {
     expect(existsSync(join(out, 'policy.json'))).toBe(true);
     const sft = JSON.parse(await readFile(join(out, 'sft.json'), 'utf8'));
     expect(sft.task.use).toBe('countdown');
-    expect(sft.examples).toBe(12);
+    expect(sft.examples).toBe(12 * result.config.data.solutionsPerPrompt);
     expect(Object.keys(sft.eval.passAtK)).toEqual(['pass@1', 'pass@2']);
     expect(lines.join('\n')).toMatch(/^pass@1\s+\d+\.\d%$/m);
 

@@ -80,9 +80,11 @@ export function collectCharts(records: readonly StepRecord[], charts = DEFAULT_C
       }
     }
     if (definition.smooth && definition.smooth > 1) {
+      const single = series.size === 1;
       for (const [label, points] of [...series.entries()]) {
         if (points.length < 2 * definition.smooth) continue;
-        series.set(`${label}, ${definition.smooth}-step average`, movingAverage(points, definition.smooth));
+        const name = single ? `${definition.smooth}-step average` : `${label} (${definition.smooth}-step average)`;
+        series.set(name, movingAverage(points, definition.smooth));
       }
     }
     if (series.size > 0) {

@@ -75,7 +75,7 @@ describe('report', () => {
     expect(row).toMatchObject({ start: 5.5, end: 25.5, window: 10, startStep: 10, endStep: 30 });
     expect(formatSummaryTable([row!])).toMatch(/5\.5000 \(steps 1-10\)\s+25\.5000 \(steps 21-30\)\s+\+20\.0000/);
     const reward = collectCharts(long).find((c) => c.definition.id === 'reward')!;
-    const smooth = reward.series.get('train reward (mean), 10-step average')!;
+    const smooth = reward.series.get('10-step average')!;
     expect(smooth[0]).toEqual({ step: 1, value: 1 });
     expect(smooth[29]).toEqual({ step: 30, value: 25.5 });
   });
