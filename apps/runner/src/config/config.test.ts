@@ -1,10 +1,14 @@
-import { ConfigError, defineComponent, Registry } from '@rftkit/core';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type AdvantageEstimator, ConfigError, defineComponent, Registry } from '@rftkit/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseOverride } from './overrides';
 import type { RegistrySet } from './resolve';
 import { loadRunConfigObject } from './run-config';
 import { parsePath } from './schema-walk';
+
+const fixtures = join(dirname(fileURLToPath(import.meta.url)), '__fixtures__');
 
 // Small registries with known ids and schemas, so the expected messages are exact.
 function registries(): RegistrySet {
@@ -124,6 +128,38 @@ describe('run config', () => {
     expect(() => parseOverride('a..b=1')).toThrow(/malformed path/);
     const seed = await configError(base(), ['trainer.seed=1']);
     expect(seed.issues[0]!.message).toContain('seed=N');
+  });
+
+  it('registers user components from the config and validates them like built-ins', async () => {
+    const source = join(fixtures, 'run.yaml');
+    const regs = registries();
+    const { config } = await loadRunConfigObject(
+      { ...base(), components: ['./my-components.mjs'], advantage: { use: 'median-baseline', with: { scale: 2 } } },
+      source,
+      { registries: regs },
+    );
+    expect(regs.advantage.ids()).toEqual(['grpo', 'median-baseline', 'rloo']);
+    expect(config.advantage).toEqual({ use: 'median-baseline', with: { scale: 2 } });
+    expect(config.components).toEqual([join(fixtures, 'my-components.mjs')]);
+    const estimator = regs.advantage.create(config.advantage) as AdvantageEstimator;
+    const out = estimator.compute({
+      rows: 3,
+      seqLen: 1,
+      scores: Float32Array.from([1, 0, 0]),
+      groupIds: Int32Array.from([0, 0, 0]),
+      responseMask: Float32Array.from([1, 1, 1]),
+    });
+    expect(Array.from(out.advantages)).toEqual([2, 0, 0]);
+
+    const bad = await loadRunConfigObject(
+      { ...base(), components: ['./my-components.mjs'], advantage: { use: 'median-baseline', with: { scale: -1, shift: 1 } } },
+      source,
+      { registries: registries() },
+    ).catch((e: ConfigError) => e);
+    expect((bad as ConfigError).issues.map((i) => i.path).sort()).toEqual(['advantage.with.scale', 'advantage.with.shift']);
+    await expect(
+      loadRunConfigObject({ ...base(), components: ['./missing.mjs'] }, source, { registries: registries() }),
+    ).rejects.toThrow(/Cannot load component module '.\/missing.mjs'/);
   });
 
   it('parses config paths', () => {
