@@ -31,6 +31,20 @@ function positiveInt(flag: string) {
   };
 }
 
+function positiveNumber(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a number > 0`);
+    return n;
+  };
+}
+
+function seedValue(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('--seed must be an integer in [0, 2^32)');
+  return n;
+}
+
 function intList(value: string): number[] {
   const ks = value.split(',').map((s) => Number(s.trim()));
   if (ks.length === 0 || ks.some((k) => !Number.isInteger(k) || k <= 0)) {
@@ -76,8 +90,8 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--samples <n>', 'samples per prompt (n)', positiveInt('--samples'), 16)
     .option('--k <list>', 'pass@k values, comma-separated', intList, [1, 4, 16])
     .option('--prompts <n>', 'test prompts', positiveInt('--prompts'), 100)
-    .option('--temperature <t>', 'sampling temperature (default: the run\'s eval sampling, else 1)', Number.parseFloat)
-    .option('--seed <n>', "seed of prompts and samples (default: the run's seed)", Number.parseInt)
+    .option('--temperature <t>', "sampling temperature (default: the run's eval sampling, else 1)", positiveNumber('--temperature'))
+    .option('--seed <n>', "seed of prompts and samples (default: the run's seed)", seedValue)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string }) => {
       await runEval(target, opts, io);
