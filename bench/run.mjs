@@ -12,6 +12,9 @@ const quick = args.includes('--quick');
 const noTorch = args.includes('--no-torch');
 const backendsArg = args.find((a) => a.startsWith('--backends='))?.split('=')[1];
 const python = process.env.RFTKIT_BENCH_PYTHON ?? '/usr/bin/python3';
+// PyTorch runs once per thread count: 2 is the issue's baseline; 1 is reported beside it
+// because on a shared 2-core machine torch's OpenMP threads can be many times slower than one.
+const torchThreads = (args.find((a) => a.startsWith('--torch-threads='))?.split('=')[1] ?? '2,1').split(',').map(Number);
 
 // The figures import the packages' built dist: build them (turbo caches, so this is quick
 // when nothing changed). `--no-build` skips it.
@@ -42,6 +45,29 @@ function torchAvailable() {
   return r.status === 0 ? null : `${python} cannot import torch (apt-get install python3-torch, or set RFTKIT_BENCH_PYTHON)`;
 }
 const torchSkip = torchAvailable();
+
+// Which BLAS the reference torch really runs on. Debian's python3-torch links the system
+// libblas.so.3: with only the reference BLAS (libblas3) installed its matmuls run at
+// ~1 GFLOP/s and every ratio below would flatter rftkit by an order of magnitude.
+let torchBlas = null;
+if (!torchSkip) {
+  const r = spawnSync(python, [join(here, 'reference/torch_bench.py'), 'blas'], { encoding: 'utf8' });
+  try {
+    torchBlas = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    torchBlas = { blas: 'unknown', error: (r.stderr || '').trim().split('\n').pop() };
+  }
+  process.stderr.write(`[bench] PyTorch BLAS: ${torchBlas.blas} (${(torchBlas.blasLibraries ?? []).join(', ') || 'no BLAS library mapped'}; 512² matmul ${torchBlas.mm512GFLOPs ?? '?'} GFLOP/s)\n`);
+  if (torchBlas.blas === 'reference' || torchBlas.blas === 'unknown') {
+    const bar = '!'.repeat(78);
+    process.stderr.write(
+      `${bar}\n[bench] WARNING: PyTorch runs on the ${torchBlas.blas} BLAS, not OpenBLAS/MKL. Its figures are\n` +
+        '[bench] meaningless as a baseline (tens of times too slow). Install OpenBLAS:\n' +
+        '[bench]   apt-get install libopenblas0-pthread   (switches libblas.so.3 to OpenBLAS)\n' +
+        `[bench] or point RFTKIT_BENCH_PYTHON at a pip-installed torch (MKL).\n${bar}\n`,
+    );
+  }
+}
 
 const SMALL = { dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
 const LARGE = { dModel: 128, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
@@ -76,8 +102,8 @@ const plan = [
   ['rft', { algos: ['grpo', 'aepo'], size: { ...SMALL, maxSeqLen: 32 }, reps, trainer: RFT_TRAINER }, 'RFT step'],
 ];
 
-function runJson(cmd, argv) {
-  const r = spawnSync(cmd, argv, { cwd: here, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 15 * 60_000 });
+function runJson(cmd, argv, env = {}) {
+  const r = spawnSync(cmd, argv, { cwd: here, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 15 * 60_000, env: { ...process.env, ...env } });
   const line = r.stdout?.trim().split('\n').pop();
   try {
     return JSON.parse(line ?? '');
@@ -100,28 +126,46 @@ for (const backend of backends) {
     const ours = runJson(process.execPath, [join(here, 'src/worker.mjs'), backend, figure, JSON.stringify(opts)]);
     // The RFT step's batch shape comes from rftkit's own rollouts; PyTorch runs that shape.
     const torchOptions = figure === 'rft' ? { ...options, shape: ours.shape } : options;
-    const key = JSON.stringify([figure, torchOptions]);
-    if (!torchSkip && !torchCache.has(key)) {
-      process.stderr.write(`[bench] pytorch ${title}...\n`);
-      torchCache.set(key, runJson(python, [join(here, 'reference/torch_bench.py'), figure, JSON.stringify(torchOptions)]));
+    const torchRuns = {};
+    for (const threads of torchSkip ? [] : torchThreads) {
+      const key = JSON.stringify([figure, torchOptions, threads]);
+      if (!torchCache.has(key)) {
+        process.stderr.write(`[bench] pytorch (${threads} thread${threads > 1 ? 's' : ''}) ${title}...\n`);
+        torchCache.set(key, runJson(python, [join(here, 'reference/torch_bench.py'), figure, JSON.stringify(torchOptions)], { RFTKIT_TORCH_THREADS: String(threads) }));
+      }
+      torchRuns[threads] = torchCache.get(key);
     }
-    const torch = torchSkip ? { rows: [], skipped: torchSkip } : torchCache.get(key);
+    const torch = torchSkip ? { rows: [], skipped: torchSkip } : torchRuns[torchThreads[0]];
     const rows = (ours.rows ?? []).map((row) => {
-      const ref = torch.rows?.find((r) => r.label === row.label)?.after;
-      return { ...row, pytorch: ref ?? null, ratio: ref ? row.after / ref : null, speedup: row.before ? row.after / row.before : null };
+      const byThreads = Object.fromEntries(torchThreads.map((t) => [t, torchRuns[t]?.rows?.find((r) => r.label === row.label)?.after ?? null]));
+      const ref = byThreads[torchThreads[0]] ?? null;
+      const refs = Object.values(byThreads).filter((x) => x != null);
+      const best = refs.length ? Math.max(...refs) : null;
+      return {
+        ...row,
+        pytorch: ref,
+        pytorchByThreads: byThreads,
+        ratio: ref ? row.after / ref : null,
+        pytorchBest: best,
+        ratioBest: best ? row.after / best : null,
+        speedup: row.before ? row.after / row.before : null,
+      };
     });
     figures.push({ figure, title, unit: ours.unit, rows, peakRssMB: ours.peakRssMB, pytorchPeakRssMB: torch.peakRssMB ?? null, skipped: ours.skipped, pytorchSkipped: torch.skipped, torch: torch.torch, policy: ours.policy, shape: ours.shape, wallSeconds: ours.wallSeconds });
   }
   results[backend] = figures;
   const file = join(here, 'results', `${date}-${backend}${quick ? '-quick' : ''}.json`);
-  writeFileSync(file, `${JSON.stringify({ date, backend, quick, node: process.version, figures }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ date, backend, quick, node: process.version, torchBlas, torchThreads, figures }, null, 2)}\n`);
   console.log(`\n## ${backend} (${file.slice(here.length + 1)})\n`);
-  console.log('| figure | unit | stock kernels | rftkit | PyTorch | rftkit/PyTorch | speed-up | peak RSS MB (rftkit / PyTorch) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  if (torchBlas) console.log(`PyTorch ${torchCache.values().next().value?.torch?.version ?? ''}, ${torchBlas.blas} BLAS, ${torchThreads.join(' and ')} threads (columns ${torchThreads.map((t) => `${t}T`).join(', ')})${torchBlas.blas === 'reference' ? ' — WARNING: reference BLAS, PyTorch figures are not a valid baseline' : ''}\n`);
+  const th = torchThreads.map((t) => `PyTorch ${t}T`);
+  console.log(`| figure | unit | stock kernels | rftkit | ${th.join(' | ')} | rftkit/PyTorch ${torchThreads[0]}T | rftkit/best PyTorch | speed-up | peak RSS MB (rftkit / PyTorch) |`);
+  console.log(`|---|---|---|---|${th.map(() => '---|').join('')}---|---|---|---|`);
   for (const f of figures) {
-    if (f.skipped) console.log(`| ${f.title} | | | skipped: ${f.skipped} | | | | |`);
+    if (f.skipped) console.log(`| ${f.title} | | | skipped: ${f.skipped} |${th.map(() => ' |').join('')} | | | |`);
     for (const r of f.rows) {
-      console.log(`| ${r.label} | ${f.unit} | ${fmt(r.before)} | ${fmt(r.after)} | ${fmt(r.pytorch)} | ${fmt(r.ratio)} | ${r.speedup ? `${fmt(r.speedup)}x` : '—'} | ${fmt(f.peakRssMB)} / ${fmt(f.pytorchPeakRssMB)} |`);
+      const cols = torchThreads.map((t) => fmt(r.pytorchByThreads?.[t])).join(' | ');
+      console.log(`| ${r.label} | ${f.unit} | ${fmt(r.before)} | ${fmt(r.after)} | ${cols} | ${fmt(r.ratio)} | ${fmt(r.ratioBest)} | ${r.speedup ? `${fmt(r.speedup)}x` : '—'} | ${fmt(f.peakRssMB)} / ${fmt(f.pytorchPeakRssMB)} |`);
     }
   }
 }

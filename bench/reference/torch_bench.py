@@ -7,6 +7,8 @@ Install torch with `apt-get install python3-torch` (Debian/Ubuntu) or `pip insta
 """
 import json
 import math
+import os
+import re
 import resource
 import statistics
 import sys
@@ -16,7 +18,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-torch.set_num_threads(2)
+# 2 by default (the issue's baseline); RFTKIT_TORCH_THREADS=1 gives the single-threaded
+# figure, which on a loaded machine is often the faster one (OpenMP threads wait on each other).
+torch.set_num_threads(int(os.environ.get('RFTKIT_TORCH_THREADS', '2')))
 torch.manual_seed(0)
 VOCAB = 3 + len('0123456789+-*/=() abcdefghijklmnopqrstuvwxyz')
 
@@ -208,12 +212,59 @@ def rft(o):
     ]}
 
 
+def blas_info():
+    """Which BLAS this torch really runs on.
+
+    `torch.__config__.show()` reports the build (`BLAS_INFO=generic` for Debian's
+    python3-torch, which links the system libblas.so.3); the library actually loaded is
+    whatever the libblas.so.3 alternative points to, so read it from this process's maps
+    after a matmul. Debian's reference BLAS (package libblas3) reaches ~1 GFLOP/s;
+    `apt-get install libopenblas0-pthread` switches the alternative to OpenBLAS.
+    """
+    config = [l.strip() for l in torch.__config__.show().splitlines() if 'BLAS' in l]
+    build = next((m for l in config for m in [l.split('BLAS_INFO=')[1].split(',')[0]] if 'BLAS_INFO=' in l), None)
+    a = torch.randn(512, 512)
+    torch.mm(a, a)
+    libs = set()
+    try:
+        with open('/proc/self/maps') as f:
+            for line in f:
+                path = line.split()[-1] if len(line.split()) >= 6 else ''
+                if re.search(r'lib(open)?blas|libmkl|libblis|libatlas', path):
+                    libs.add(path)
+    except OSError:
+        pass
+    joined = ' '.join(sorted(libs))
+    if build and build not in ('generic', ''):
+        kind = build  # mkl, open, ... linked at build time
+    elif 'openblas' in joined:
+        kind = 'openblas'
+    elif 'mkl' in joined:
+        kind = 'mkl'
+    elif 'blis' in joined:
+        kind = 'blis'
+    elif 'atlas' in joined:
+        kind = 'atlas'
+    elif '/blas/' in joined or 'libblas' in joined:
+        kind = 'reference'
+    else:
+        kind = 'unknown'
+    torch.mm(a, a)
+    t = time.perf_counter()
+    for _ in range(5):
+        torch.mm(a, a)
+    gflops = 5 * 2 * 512 ** 3 / (time.perf_counter() - t) / 1e9
+    return {'blas': kind, 'blasLibraries': sorted(libs), 'blasBuild': f'BLAS_INFO={build}', 'mm512GFLOPs': round(gflops, 2)}
+
+
 if __name__ == '__main__':
+    if len(sys.argv) > 1 and sys.argv[1] == 'blas':
+        print(json.dumps(blas_info()))
+        sys.exit(0)
     figure, opts = sys.argv[1], json.loads(sys.argv[2] if len(sys.argv) > 2 else '{}')
     t0 = time.perf_counter()
     result = globals()[figure](opts)
     result['wallSeconds'] = time.perf_counter() - t0
     result['peakRssMB'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    blas = [l.strip() for l in torch.__config__.show().splitlines() if 'BLAS' in l]
-    result['torch'] = {'version': torch.__version__, 'threads': torch.get_num_threads(), 'blas': blas}
+    result['torch'] = {'version': torch.__version__, 'threads': torch.get_num_threads(), **blas_info()}
     print(json.dumps(result))

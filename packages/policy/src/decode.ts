@@ -11,21 +11,18 @@ function tidyObj<T>(fn: () => T): T {
 
 /** Device-side tables built once per session, so a step uploads only its `[B]` token ids. */
 interface Tables {
-  /** `[B, S]` 1 where a key slot holds a real token (prompt mask, then generated slots). */
-  keyValid: tf.Tensor2D;
   /** `[maxNew, B]` int32 position id of the token fed at step s. */
   positions: tf.Tensor2D;
-  /** `[maxNew, S]` row s: 1 on slots written up to and including step s. */
-  written: tf.Tensor2D;
-  /** `[maxNew, S]` row s: one-hot of the slot step s writes. */
-  slot: tf.Tensor2D;
+  /** `[B, 1, 1, promptLen + maxNew]` additive score bias: 0 on real keys, NEG on prompt padding. */
+  bias: tf.Tensor4D;
 }
 
 /**
  * Prefills a KV cache with the prompt and returns a session that feeds one token per row
- * per step. The cache is preallocated at `promptLen + maxNewTokens` slots: a step writes
- * its slot by adding `k ⊗ onehot(slot)` (the slot holds zeros until then), so shapes never
- * grow and nothing is concatenated.
+ * per step. A step appends its key/value to the cache with one concat along time (a plain
+ * copy), and attends over the `promptLen + step + 1` keys written so far. Writing into a
+ * preallocated cache with `k ⊗ onehot(slot)` costs a broadcast multiply and an add over
+ * the whole cache per layer, which on wasm takes several times longer than the copy.
  */
 export function startDecodeSession(
   P: Params,
@@ -46,29 +43,17 @@ export function startDecodeSession(
   const S = promptLen + maxNewTokens;
   const dm = dims(cfg);
 
-  const written = new Float32Array(maxNewTokens * S);
-  const slot = new Float32Array(maxNewTokens * S);
-  for (let s = 0; s < maxNewTokens; s++) {
-    written.fill(1, s * S, s * S + promptLen + s + 1);
-    slot[s * S + promptLen + s] = 1;
-  }
   const init = tidyObj(() => {
     const collect: LayerKV[] = [];
     const logits = forwardLogits(P, cfg, input.tokens, input.attentionMask, collect);
     const last = tf.reshape(tf.slice(logits, [0, promptLen - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
-    const pad: Array<[number, number]> = [
-      [0, 0],
-      [0, maxNewTokens],
-      [0, 0],
-    ];
-    const caches = collect.map(({ k, v }) => ({ k: tf.pad(k, pad), v: tf.pad(v, pad) }));
+    const caches = collect.map(({ k, v }) => ({ k, v }));
     const maskF = tf.cast(input.attentionMask, 'float32');
     const base = tf.cast(tf.sum(maskF, 1), 'int32');
+    const keyValid = tf.concat([maskF, tf.ones([B, maxNewTokens])], 1);
     const tables: Tables = {
-      keyValid: tf.concat([maskF, tf.ones([B, maxNewTokens])], 1) as tf.Tensor2D,
       positions: tf.add(tf.expandDims(base, 0), tf.expandDims(tf.range(0, maxNewTokens, 1, 'int32'), 1)),
-      written: tf.tensor2d(written, [maxNewTokens, S]),
-      slot: tf.tensor2d(slot, [maxNewTokens, S]),
+      bias: tf.reshape(tf.mul(tf.sub(1, keyValid), NEG), [B, 1, 1, S]) as tf.Tensor4D,
     };
     return { last, caches, tables };
   });
@@ -91,9 +76,8 @@ export function startDecodeSession(
         const ids = tf.tensor1d(tokens, 'int32');
         const pos = tf.reshape(tf.slice(tables.positions, [s, 0], [1, B]), [B]) as tf.Tensor1D;
         let x = embed(P, cfg, ids, pos);
-        const slotT = tf.reshape(tf.slice(tables.slot, [s, 0], [1, S]), [1, S, 1]);
-        const visible = tf.mul(tables.keyValid, tf.slice(tables.written, [s, 0], [1, S]));
-        const bias = tf.reshape(tf.mul(tf.sub(1, visible), NEG), [B, 1, 1, S]);
+        // Keys written so far: the prompt's and one per step, this one included.
+        const bias = tf.slice(tables.bias, [0, 0, 0, 0], [B, 1, 1, promptLen + s + 1]);
         const rope = cfg.positions === 'rotary' ? rotaryAngles(tf.reshape(pos, [B, 1, 1]), dm.headDim) : null;
         const next: LayerKV[] = [];
         for (let i = 0; i < cfg.nLayers; i++) {
@@ -107,8 +91,8 @@ export function startDecodeSession(
             k = rotate(k, rope.cos, rope.sin);
           }
           const cache = caches[i]!;
-          const kc = tf.add(cache.k, tf.mul(tf.reshape(k, [B * dm.heads, 1, dm.headDim]), slotT)) as tf.Tensor3D;
-          const vc = tf.add(cache.v, tf.mul(tf.reshape(vf, [B * dm.heads, 1, dm.headDim]), slotT)) as tf.Tensor3D;
+          const kc = tf.concat([cache.k, tf.reshape(k, [B * dm.heads, 1, dm.headDim])], 1) as tf.Tensor3D;
+          const vc = tf.concat([cache.v, tf.reshape(vf, [B * dm.heads, 1, dm.headDim])], 1) as tf.Tensor3D;
           next.push({ k: kc, v: vc });
           x = tf.add(x, dense(attend(q, kc, vc, bias, dm), P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
           x = mlpResidual(x, P, i);
@@ -124,7 +108,7 @@ export function startDecodeSession(
       if (disposed) return;
       disposed = true;
       for (const c of caches) tf.dispose([c.k, c.v]);
-      tf.dispose([tables.keyValid, tables.positions, tables.written, tables.slot]);
+      tf.dispose([tables.positions, tables.bias]);
       caches = [];
     },
   };

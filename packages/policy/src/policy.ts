@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  entropyFromLogits,
   type ForwardInput,
-  gatherLogProbs,
+  logSoftmax,
   OptionsError,
   parseOptions,
   type Policy,
@@ -80,10 +79,12 @@ class Transformer implements TransformerPolicy {
         [0, 0],
         [1, 0],
       ];
-      return {
-        logp: tf.pad(gatherLogProbs(prev, next, temperature), pad) as tf.Tensor2D,
-        entropy: tf.pad(entropyFromLogits(prev, temperature), pad) as tf.Tensor2D,
-      };
+      // One log-softmax for both (core's gatherLogProbs and entropyFromLogits each compute
+      // their own); the same ops, so the same numbers.
+      const logpAll = logSoftmax(prev, temperature);
+      const logp = tf.sum(tf.mul(logpAll, tf.oneHot(next, logpAll.shape[2]!)), -1);
+      const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logpAll), logpAll), -1));
+      return { logp: tf.pad(logp, pad) as tf.Tensor2D, entropy: tf.pad(entropy, pad) as tf.Tensor2D };
     });
   }
 
