@@ -94,3 +94,16 @@ describeBackends('masked math', () => {
     expect(() => logSoftmax(logits(), 0)).toThrow(/temperature must be > 0/);
   });
 });
+
+describeBackends('non-differentiable ops on the gradient path', () => {
+  it('a comparison between a variable-dependent tensor and the loss gives zero gradient, not an error', async () => {
+    const grad = await values(() =>
+      tf.grad((x: tf.Tensor) => {
+        // where(x < 1, 2x, 3x): the condition depends on x; d/dx is 2 or 3 by branch.
+        const cond = tf.less(x, 1);
+        return tf.sum(tf.where(cond, tf.mul(x, 2), tf.mul(x, 3)));
+      })(tf.tensor1d([0.5, 2])),
+    );
+    expectAllClose(grad, [2, 3]);
+  });
+});
