@@ -31,7 +31,7 @@ describe('rft CLI', () => {
   it('--help lists every command', async () => {
     const io = capture();
     expect(await runCli(['--help'], io)).toBe(0);
-    for (const cmd of ['train', 'eval', 'sft', 'list']) expect(io.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
+    for (const cmd of ['train', 'eval', 'sft', 'reproduce', 'list']) expect(io.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
   });
 
   it('<cmd> --help documents each command', async () => {
@@ -39,6 +39,7 @@ describe('rft CLI', () => {
       train: ['<config>', '--set <path=value>', '--out <dir>', '--resume', '--backend <name>'],
       eval: ['<target>', '--task <id>', '--samples <n>', '--k <list>', '--prompts <n>'],
       sft: ['<config>', '--set <path=value>', '--out <dir>'],
+      reproduce: ['<suite>', '--only <names>', '--parallel <n>'],
       list: [],
     };
     for (const [cmd, flags] of Object.entries(expected)) {

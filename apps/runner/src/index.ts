@@ -15,6 +15,7 @@ export { type CliIO, processIO } from './io';
 export { createProgram, runCli } from './program';
 export { createBarProgress, createLineProgress, createProgress, type Progress } from './progress';
 export { createRegistries, FAMILY_TITLES, registerUserComponents } from './registries';
+export { registerReproduceCommand, runReproduce } from './reproduce/index';
 export { type ChartDefinition, DEFAULT_CHARTS, renderSvg, type StepRecord } from './report/charts';
 export { type ReportInput, writeReport } from './report/html';
 export { formatSummaryTable, summarize, type SummaryRow } from './report/summary';

@@ -7,6 +7,7 @@ import { runTrain } from './commands/train';
 import { type CliIO, processIO } from './io';
 import { createProgress } from './progress';
 import { createRegistries } from './registries';
+import { registerReproduceCommand } from './reproduce/index';
 
 /** Error codes that mean "fix your config or arguments" (exit code 2). */
 const USAGE_CODES: ReadonlySet<RftErrorCode> = new Set([
@@ -107,6 +108,8 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .action(async (config: string, opts: { set: string[]; out?: string; backend?: string }) => {
       await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend }, io);
     });
+
+  registerReproduceCommand(program, io);
 
   program
     .command('list')
