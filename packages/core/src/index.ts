@@ -8,3 +8,4 @@ export * from './options';
 export * from './registry';
 export * from './rng';
 export type * from './spec/index';
+export * from './ops/index';

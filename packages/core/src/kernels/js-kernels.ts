@@ -1,0 +1,266 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { isWasmBackend, tensorData } from './wasm-internals';
+
+/**
+ * Fused kernels written in JavaScript over the backend's own float32 buffers (the wasm
+ * heap, or the cpu backend's typed arrays). Each replaces a chain of 6–30 small tfjs
+ * kernels whose per-launch cost (≈15–20 µs) dominates at rftkit's model sizes; the work
+ * itself is a few passes over memory. Registered under new kernel names, so tfjs' own
+ * kernels are untouched; ops fall back to the composite form on other backends.
+ */
+
+export const LAYER_NORM = 'RftLayerNorm';
+export const LAYER_NORM_GRAD = 'RftLayerNormGrad';
+export const GELU = 'RftGelu';
+export const GELU_GRAD = 'RftGeluGrad';
+export const ADAM_UPDATE = 'RftAdamUpdate';
+
+type Compute = (ins: Float32Array[], outs: Float32Array[]) => void;
+
+interface CpuBackendLike {
+  data: { get(dataId: tf.DataId): { values?: unknown } | undefined };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+}
+
+function isCpuBackend(b: unknown): b is CpuBackendLike {
+  const c = b as Partial<CpuBackendLike> | undefined;
+  return typeof c?.makeTensorInfo === 'function' && typeof c.data?.get === 'function';
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Allocates `outShapes` on `backend`, runs `compute` over float32 views of inputs and outputs. */
+function runJs(backend: unknown, inputs: tf.TensorInfo[], outShapes: number[][], compute: Compute): tf.TensorInfo[] {
+  for (const t of inputs) {
+    if (t.dtype !== 'float32') throw new Error(`rftkit fused kernels: float32 inputs only (got ${t.dtype})`);
+  }
+  if (isWasmBackend(backend)) {
+    const outs = outShapes.map((s) => backend.makeOutput(s, 'float32'));
+    // Views only after every allocation: a malloc that grows memory detaches older views.
+    const buf = backend.wasm.HEAPU8.buffer;
+    const view = (t: tf.TensorInfo) => new Float32Array(buf, tensorData(backend, t).memoryOffset, size(t.shape));
+    compute(inputs.map(view), outs.map(view));
+    return outs;
+  }
+  if (isCpuBackend(backend)) {
+    const ins = inputs.map((t) => {
+      const v = backend.data.get(t.dataId)?.values;
+      if (!(v instanceof Float32Array)) throw new Error('rftkit fused kernels: cpu tensor values unavailable');
+      return v;
+    });
+    const outs = outShapes.map((s) => new Float32Array(size(s)));
+    compute(ins, outs);
+    return outs.map((v, i) => backend.makeTensorInfo(outShapes[i]!, 'float32', v));
+  }
+  throw new Error('rftkit fused kernels: unsupported backend');
+}
+
+/** LayerNorm over the last axis: `x [rows, D]`, `gamma`/`beta` `[D]` → `y`. */
+function layerNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, eps: number): void {
+  const D = gamma.length;
+  const rows = D === 0 ? 0 : x.length / D;
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let mean = 0;
+    for (let j = 0; j < D; j++) mean += x[o + j]!;
+    mean /= D;
+    let v = 0;
+    for (let j = 0; j < D; j++) {
+      const c = x[o + j]! - mean;
+      v += c * c;
+    }
+    const rstd = 1 / Math.sqrt(v / D + eps);
+    for (let j = 0; j < D; j++) y[o + j] = (x[o + j]! - mean) * rstd * gamma[j]! + beta[j]!;
+  }
+}
+
+/** Gradients of LayerNorm given `dy`; mean and 1/std are recomputed from `x` (one cheap pass). */
+function layerNormBackward(
+  dy: Float32Array,
+  x: Float32Array,
+  gamma: Float32Array,
+  dx: Float32Array,
+  dgamma: Float32Array,
+  dbeta: Float32Array,
+  eps: number,
+): void {
+  const D = gamma.length;
+  const rows = D === 0 ? 0 : x.length / D;
+  const dg = new Float64Array(D);
+  const db = new Float64Array(D);
+  const xhat = new Float64Array(D);
+  for (let r = 0; r < rows; r++) {
+    const o = r * D;
+    let mean = 0;
+    for (let j = 0; j < D; j++) mean += x[o + j]!;
+    mean /= D;
+    let v = 0;
+    for (let j = 0; j < D; j++) {
+      const c = x[o + j]! - mean;
+      v += c * c;
+    }
+    const rstd = 1 / Math.sqrt(v / D + eps);
+    let sumG = 0;
+    let sumGX = 0;
+    for (let j = 0; j < D; j++) {
+      const xh = (x[o + j]! - mean) * rstd;
+      xhat[j] = xh;
+      const d = dy[o + j]!;
+      dg[j] = dg[j]! + d * xh;
+      db[j] = db[j]! + d;
+      const g = d * gamma[j]!;
+      sumG += g;
+      sumGX += g * xh;
+    }
+    sumG /= D;
+    sumGX /= D;
+    for (let j = 0; j < D; j++) dx[o + j] = rstd * (dy[o + j]! * gamma[j]! - sumG - xhat[j]! * sumGX);
+  }
+  for (let j = 0; j < D; j++) {
+    dgamma[j] = dg[j]!;
+    dbeta[j] = db[j]!;
+  }
+}
+
+const GELU_C2 = 2 * Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/** `2u = 2√(2/π)(x + 0.044715x³)`, the argument of GELU's sigmoid. */
+function geluArg(x: Float32Array, z: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    z[i] = GELU_C2 * (v + GELU_A * v * v * v);
+  }
+}
+
+/** GELU (tanh form) as `x·σ(2u)` from `s = σ(2u)`, or computing σ here when `s` is null. */
+function geluForward(x: Float32Array, s: Float32Array | null, y: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    const si = s ? s[i]! : 1 / (1 + Math.exp(-GELU_C2 * (v + GELU_A * v * v * v)));
+    y[i] = v * si;
+  }
+}
+
+function geluBackward(dy: Float32Array, x: Float32Array, s: Float32Array | null, dx: Float32Array): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    const si = s ? s[i]! : 1 / (1 + Math.exp(-GELU_C2 * (v + GELU_A * v * v * v)));
+    dx[i] = dy[i]! * (si + v * si * (1 - si) * GELU_C2 * (1 + 3 * GELU_A * v * v));
+  }
+}
+
+/**
+ * GELU's sigmoid on wasm: `Math.exp` costs ≈20 ns an element in JS, XNNPACK's vectorised
+ * sigmoid a fraction of that, so the wasm path computes `2u` here, calls the backend's
+ * Sigmoid kernel function directly (no tfjs dispatch), and finishes in JS.
+ */
+function geluJs(
+  backend: unknown,
+  inputs: tf.TensorInfo[],
+  x: tf.TensorInfo,
+  finish: (ins: Float32Array[], s: Float32Array | null, out: Float32Array) => void,
+): tf.TensorInfo {
+  const sigmoid = tf.getKernel('Sigmoid', 'wasm');
+  if (!isWasmBackend(backend) || !sigmoid) return runJs(backend, inputs, [[...x.shape]], (ins, [out]) => finish(ins, null, out!))[0]!;
+  const [z] = runJs(backend, [x], [[...x.shape]], ([xv], [zv]) => geluArg(xv!, zv!));
+  const s = sigmoid.kernelFunc({ inputs: { x: z! }, backend: backend as never, attrs: {} }) as tf.TensorInfo;
+  backend.disposeData(z!.dataId);
+  try {
+    return runJs(backend, [...inputs, s], [[...x.shape]], (ins, [out]) => finish(ins.slice(0, -1), ins[ins.length - 1]!, out!))[0]!;
+  } finally {
+    backend.disposeData(s.dataId);
+  }
+}
+
+export interface AdamAttrs {
+  /** Step size already divided by the first-moment bias correction (lr / bc1). */
+  stepSize: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Second-moment bias correction 1 − β₂ᵗ. */
+  bc2: number;
+  /** Multiplier of θ before the step (1 − lr·wd for AdamW, else 1). */
+  decay: number;
+  /** Coefficient of θ added to the gradient (wd for Adam with L2, else 0). */
+  l2: number;
+}
+
+/** One Adam/AdamW step of one variable: returns new θ, m, v (torch's order of operations). */
+function adamUpdate(x: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, outs: Float32Array[], a: AdamAttrs): void {
+  const [x1, m1, v1] = outs as [Float32Array, Float32Array, Float32Array];
+  // Every scalar and intermediate rounded to float32 as the composite ops do, so the
+  // result matches them bit for bit (double ×, ÷ and √ of floats round correctly).
+  const f = Math.fround;
+  const [stepSize, beta1, beta2, eps, bc2, decay, l2] = [a.stepSize, a.beta1, a.beta2, a.eps, a.bc2, a.decay, a.l2].map(f) as number[] as [number, number, number, number, number, number, number];
+  const b1 = f(1 - a.beta1);
+  const b2 = f(1 - a.beta2);
+  for (let i = 0; i < x.length; i++) {
+    const gi = l2 === 0 ? g[i]! : f(g[i]! + f(x[i]! * l2));
+    const mi = f(f(m[i]! * beta1) + f(gi * b1));
+    const vi = f(f(v[i]! * beta2) + f(f(gi * gi) * b2));
+    m1[i] = mi;
+    v1[i] = vi;
+    const denom = f(f(Math.sqrt(f(vi / bc2))) + eps);
+    x1[i] = f(x[i]! * decay) - f(f(mi / denom) * stepSize);
+  }
+}
+
+type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
+
+function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] }> {
+  return [
+    {
+      name: LAYER_NORM,
+      func: ({ inputs: { x, gamma, beta }, backend, attrs }) =>
+        runJs(backend, [x!, gamma!, beta!], [[...x!.shape]], ([xv, gv, bv], [y]) =>
+          layerNormForward(xv!, gv!, bv!, y!, attrs?.epsilon as number),
+        )[0]!,
+    },
+    {
+      name: LAYER_NORM_GRAD,
+      func: ({ inputs: { dy, x, gamma }, backend, attrs }) =>
+        runJs(backend, [dy!, x!, gamma!], [[...x!.shape], [...gamma!.shape], [...gamma!.shape]], ([dyv, xv, gv], [dx, dg, db]) =>
+          layerNormBackward(dyv!, xv!, gv!, dx!, dg!, db!, attrs?.epsilon as number),
+        ),
+    },
+    {
+      name: GELU,
+      func: ({ inputs: { x }, backend }) => geluJs(backend, [x!], x!, ([xv], s, y) => geluForward(xv!, s, y)),
+    },
+    {
+      name: GELU_GRAD,
+      func: ({ inputs: { dy, x }, backend }) => geluJs(backend, [dy!, x!], x!, ([dyv, xv], s, dx) => geluBackward(dyv!, xv!, s, dx)),
+    },
+    {
+      name: ADAM_UPDATE,
+      func: ({ inputs: { x, g, m, v }, backend, attrs }) =>
+        runJs(backend, [x!, g!, m!, v!], [[...x!.shape], [...x!.shape], [...x!.shape]], ([xv, gv, mv, vv], outs) =>
+          adamUpdate(xv!, gv!, mv!, vv!, outs, attrs as unknown as AdamAttrs),
+        ),
+    },
+  ];
+}
+
+/** Backends the JS kernels can run on (they need direct access to float32 buffers). */
+export const JS_KERNEL_BACKENDS = ['wasm', 'cpu'] as const;
+
+/**
+ * Registers the fused kernels for wasm and cpu (idempotent; safe from two copies of this
+ * module in one process, e.g. source and dist).
+ */
+export function registerJsKernels(): void {
+  for (const backendName of JS_KERNEL_BACKENDS) {
+    for (const { name, func } of kernels()) {
+      if (tf.getKernel(name, backendName)) continue;
+      tf.registerKernel({ kernelName: name, backendName, kernelFunc: func as unknown as tf.KernelConfig['kernelFunc'] });
+    }
+  }
+}
+
+/** Whether the active backend runs fused kernel `name` (else ops use their composite form). */
+export function hasJsKernel(name: string): boolean {
+  registerJsKernels();
+  return tf.getKernel(name, tf.getBackend()) !== undefined;
+}

@@ -1,0 +1,124 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expect, it } from 'vitest';
+import { GELU, LAYER_NORM } from '../kernels/js-kernels';
+import { describeBackends } from '../testing/backends';
+import { expectAllClose } from '../testing/close';
+import { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
+import { gelu, geluComposite } from './gelu';
+import { layerNorm, layerNormComposite } from './layer-norm';
+
+function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  let s = seed >>> 0;
+  const vals = new Float32Array(n).map(() => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return ((s / 2 ** 32) * 2 - 1) * scale;
+  });
+  return tf.tensor(vals, shape);
+}
+
+/** Values and gradients of `sum(f(inputs) · w)` for a fixed random weighting `w`. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], w: tf.Tensor) {
+  const g = tf.valueAndGrads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), w)));
+  const { value, grads } = g(inputs);
+  const y = f(...inputs);
+  return { y, value, grads };
+}
+
+/** Runs `f` and asserts no tensor and no backend memory outlives it. */
+function noLeak(f: () => void): void {
+  const before = tf.memory();
+  const dataIds = tf.engine().backend.numDataIds();
+  f();
+  expect(tf.memory().numTensors).toBe(before.numTensors);
+  expect(tf.memory().numBytes).toBe(before.numBytes);
+  expect(tf.engine().backend.numDataIds()).toBe(dataIds);
+}
+
+describeBackends('fused ops', (backend) => {
+  it('run as fused kernels on this backend', () => {
+    expect(tf.getBackend()).toBe(backend);
+    const x = tf.ones([2, 3]);
+    const y = layerNorm(x, tf.ones([3]), tf.zeros([3]));
+    expect(tf.getKernel(LAYER_NORM, backend)).toBeDefined();
+    expect(tf.getKernel(GELU, backend)).toBeDefined();
+    tf.dispose([x, y]);
+  });
+
+  it('layerNorm matches hand-computed values', () => {
+    // Row [1,2,3,4]: mean 2.5, biased variance 1.25.
+    const x = tf.tensor2d([1, 2, 3, 4, -1, -1, -1, -1], [2, 4]);
+    const y = layerNorm(x, tf.tensor1d([1, 2, 1, 1]), tf.tensor1d([0, 0, 0.5, 0]));
+    const r = 1 / Math.sqrt(1.25 + 1e-5);
+    expectAllClose(y.dataSync(), [-1.5 * r, -0.5 * r * 2, 0.5 * r + 0.5, 1.5 * r, 0, 0, 0.5, 0], { rtol: 1e-5, atol: 1e-5 });
+    tf.dispose([x, y]);
+  });
+
+  for (const shape of [
+    [5, 16],
+    [3, 7, 64],
+  ]) {
+    it(`layerNorm ${JSON.stringify(shape)} equals the composite op, values and gradients, without leaks`, () => {
+      const D = shape[shape.length - 1]!;
+      const x = tf.add(randn(shape, 1, 2), 0.3);
+      const gamma = tf.add(randn([D], 2, 0.5), 1);
+      const beta = randn([D], 3, 0.1);
+      const w = randn(shape, 4);
+      noLeak(() => {
+        const fused = valueAndGrads((a, b, c) => layerNorm(a!, b!, c!), [x, gamma, beta], w);
+        const comp = valueAndGrads((a, b, c) => layerNormComposite(a!, b!, c!), [x, gamma, beta], w);
+        expectAllClose(fused.y.dataSync(), comp.y.dataSync(), { rtol: 1e-5, atol: 1e-5 });
+        fused.grads.forEach((g, i) => {
+          expect(g.shape).toEqual(comp.grads[i]!.shape);
+          expectAllClose(g.dataSync(), comp.grads[i]!.dataSync(), { rtol: 1e-4, atol: 1e-5 });
+        });
+        tf.dispose([fused.y, fused.value, ...fused.grads, comp.y, comp.value, ...comp.grads]);
+      });
+      tf.dispose([x, gamma, beta, w]);
+    });
+  }
+
+  it('gelu matches torch (approximate=tanh) and the composite op, values and gradients, without leaks', () => {
+    // torch.nn.functional.gelu(x, approximate='tanh') and its derivative at these points (float64).
+    const x = tf.tensor1d([-3, -1, -0.5, 0, 0.5, 1, 3]);
+    const y = gelu(x);
+    expectAllClose(y.dataSync(), [-0.0036374, -0.158808, -0.154286, 0, 0.345714, 0.841192, 2.9963626], { rtol: 1e-5, atol: 1e-6 });
+    const dx = tf.grad((a: tf.Tensor) => tf.sum(gelu(a)))(x);
+    expectAllClose(dx.dataSync(), [-0.0115842, -0.0829641, 0.1326301, 0.5, 0.8673699, 1.0829641, 1.0115842], { rtol: 1e-4, atol: 1e-5 });
+    tf.dispose([x, y, dx]);
+
+    const xs = randn([6, 40], 5, 4);
+    const w = randn([6, 40], 6);
+    noLeak(() => {
+      const fused = valueAndGrads((a) => gelu(a!), [xs], w);
+      const comp = valueAndGrads((a) => geluComposite(a!), [xs], w);
+      expectAllClose(fused.y.dataSync(), comp.y.dataSync(), { rtol: 1e-5, atol: 1e-6 });
+      expectAllClose(fused.grads[0]!.dataSync(), comp.grads[0]!.dataSync(), { rtol: 1e-4, atol: 1e-5 });
+      tf.dispose([fused.y, fused.value, ...fused.grads, comp.y, comp.value, ...comp.grads]);
+    });
+    tf.dispose([xs, w]);
+  });
+
+  for (const mode of ['adam', 'adamw'] as const) {
+    it(`adamStep (${mode}) equals the composite update bit for bit over several steps, without leaks`, () => {
+      const shape = [7, 9];
+      noLeak(() => {
+        let fused = [randn(shape, 7), tf.zeros(shape), tf.zeros(shape)];
+        let comp = fused.map((t) => tf.clone(t));
+        for (let t = 1; t <= 4; t++) {
+          const g = randn(shape, 10 + t, 0.1);
+          const o: AdamStepOptions = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, t, weightDecay: 0.1, mode };
+          const f1 = adamStep(fused[0]!, g, fused[1]!, fused[2]!, o);
+          const c1 = adamStepComposite(comp[0]!, g, comp[1]!, comp[2]!, o);
+          tf.dispose([...fused, ...comp, g]);
+          fused = f1;
+          comp = c1;
+        }
+        fused.forEach((f, i) => {
+          expect(Array.from(f.dataSync())).toEqual(Array.from(comp[i]!.dataSync()));
+        });
+        tf.dispose([...fused, ...comp]);
+      });
+    });
+  }
+});

@@ -1,0 +1,3 @@
+export { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
+export { gelu, geluComposite } from './gelu';
+export { layerNorm, layerNormComposite } from './layer-norm';
