@@ -26,10 +26,10 @@ export function lookup(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
 export { layerNorm } from '@rftkit/core';
 
 /**
- * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`), as `x · σ(2u)`.
- * The composite form: core's fused GELU is slower here, because the MLP activations are
- * large enough that XNNPACK's vectorised elementwise kernels beat a JavaScript loop by
- * more than the launches it saves (see docs/performance.md).
+ * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`), as `x · σ(2u)`:
+ * the composite form, because core's fused GELU measured slower in the training step on
+ * wasm (XNNPACK's vectorised elementwise kernels beat a JavaScript loop on the MLP's
+ * activations; see docs/performance.md).
  */
 export { geluComposite as gelu } from '@rftkit/core';
 

@@ -23,13 +23,21 @@ function registerGradient(): void {
   });
 }
 
+/** Whether gradients are being recorded (tfjs' engine has no public accessor). */
+function recording(): boolean {
+  const e = tf.engine() as unknown as { isTapeOn?: () => boolean };
+  return typeof e.isTapeOn === 'function' ? e.isTapeOn() : true;
+}
+
 /**
- * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`). On wasm and cpu one
- * fused kernel forward and one backward (instead of ≈6 and ≈15); elsewhere the composite
- * form. Both agree within float32 rounding.
+ * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`). On cpu one fused
+ * kernel forward and one backward (instead of ≈6 and ≈15); on wasm the fused pair only
+ * while gradients are recorded (forward alone, XNNPACK's vectorised kernels beat the
+ * JavaScript loop; forward + backward, the fused pair wins); elsewhere the composite
+ * form. All agree within float32 rounding.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  if (x.dtype !== 'float32' || !hasJsKernel(GELU)) return geluComposite(x);
+  if (x.dtype !== 'float32' || !hasJsKernel(GELU) || (tf.getBackend() === 'wasm' && !recording())) return geluComposite(x);
   registerGradient();
   return tf.engine().runKernel(GELU, { x }) as tf.Tensor;
 }
