@@ -102,13 +102,30 @@ async function overlayChart(
   metric: string,
   definition: Omit<ChartDefinition, 'match' | 'label'>,
   pick: (run: SuiteRunResult) => readonly StepRecord[] = (run) => run.records,
+  rules?: Array<{ series: string; value: number }>,
 ): Promise<string | undefined> {
   const full: ChartDefinition = { ...definition, match: (k) => k.endsWith(`${SEP}${metric}`), label: (k) => k.split(SEP)[0]! };
   const [chart] = collectCharts(overlayRecords(runs, pick), [full]);
   if (!chart) return undefined;
   const order = runs.map((r) => r.name).filter((n) => chart.series.has(n));
   chart.series = new Map(order.map((n) => [n, chart.series.get(n)!]));
-  return renderSvg(chartSpec(chart));
+  const spec = chartSpec(chart) as unknown as Record<string, unknown>;
+  if (!rules || rules.length === 0) return renderSvg(spec as unknown as vl.TopLevelSpec);
+  // Dashed horizontal lines in each run's colour (e.g. its target entropy).
+  const { data, mark, encoding, ...top } = spec;
+  const layered = {
+    ...top,
+    layer: [
+      // One colour scale for both layers, in suite order.
+      { data, mark, encoding: { ...(encoding as object), color: { ...((encoding as { color: object }).color), scale: { domain: order } } } },
+      {
+        data: { values: rules.filter((r) => order.includes(r.series)) },
+        mark: { type: 'rule', strokeDash: [5, 4], strokeWidth: 1.5 },
+        encoding: { y: { field: 'value', type: 'quantitative' }, color: { field: 'series', type: 'nominal', scale: { domain: order } } },
+      },
+    ],
+  };
+  return renderSvg(layered as vl.TopLevelSpec);
 }
 
 /** pass@k against k at the end of every run, with the starting policy (step 0) as a reference. */
@@ -228,8 +245,15 @@ export async function writeComparisonReport(
   const add = (id: string, svg: string | undefined) => {
     if (svg) svgs.push({ id, svg });
   };
-  add('entropy-exact', await overlayChart(runs, 'entropy/exact', { id: 'entropy-exact', title: 'Entropy, exact (softmax over the vocabulary, T=1)', yTitle: 'nats / token' }));
-  add('entropy-nll', await overlayChart(runs, 'entropy/nll', { id: 'entropy-nll', title: 'Entropy, nll estimator (−log π of sampled tokens)', yTitle: 'nats / token' }));
+  // Several noisy per-step series overlap: plot 10-step trailing means (each run's own
+  // report has the raw series), with each controller's target as a dashed line.
+  const targets = runs.flatMap((r) => (r.targetEntropy === undefined ? [] : [{ series: r.name, value: r.targetEntropy }]));
+  for (const [id, metric, title] of [
+    ['entropy-exact', 'entropy/exact', 'Entropy, exact (softmax, T=1), 10-step mean; dashed: targets'],
+    ['entropy-nll', 'entropy/nll', 'Entropy, nll estimator (−log π of sampled tokens), 10-step mean'],
+  ] as const) {
+    add(id, await overlayChart(runs, metric, { id, title, yTitle: 'nats / token' }, (run) => smoothed(run.records, metric, 10), targets));
+  }
   add(
     'reward',
     await overlayChart(runs, 'reward/mean', { id: 'reward', title: 'Train reward (10-step trailing mean)', yTitle: 'mean reward' }, (run) =>

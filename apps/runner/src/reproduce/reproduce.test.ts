@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../io';
 import { createProgram } from '../program';
@@ -64,9 +65,13 @@ describe('rft reproduce', () => {
     const suite = join(root, 'tiny.yaml');
     await writeFile(suite, suiteYaml(TWO_RUNS));
     const out = join(root, 'out');
-    const program = createProgram();
     const io = captureIO();
-    registerReproduceCommand(program, io);
+    const program = createProgram(io);
+    // `rft` registers the command; registering it on a bare program works the same way.
+    expect(program.commands.map((c) => c.name())).toContain('reproduce');
+    const bare = new Command('rft');
+    registerReproduceCommand(bare);
+    expect(bare.commands.find((c) => c.name() === 'reproduce')?.options.map((o) => o.long)).toEqual(['--out', '--set', '--only', '--parallel', '--backend']);
     await program.parseAsync(['reproduce', suite, '--out', out, '--backend', backend], { from: 'user' });
 
     for (const run of ['grpo', 'aepo-h0.3']) {
