@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type ForwardInput,
-  logSoftmax,
+  tokenLogProbs,
   OptionsError,
   parseOptions,
   type Policy,
@@ -79,11 +79,9 @@ class Transformer implements TransformerPolicy {
         [0, 0],
         [1, 0],
       ];
-      // One log-softmax for both (core's gatherLogProbs and entropyFromLogits each compute
-      // their own); the same ops, so the same numbers.
-      const logpAll = logSoftmax(prev, temperature);
-      const logp = tf.sum(tf.mul(logpAll, tf.oneHot(next, logpAll.shape[2]!)), -1);
-      const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logpAll), logpAll), -1));
+      // Core's fused op: one kernel each way for logp and entropy on wasm/cpu (the same
+      // log-softmax arithmetic as gatherLogProbs and entropyFromLogits, within rounding).
+      const { logp, entropy } = tokenLogProbs(prev, next, temperature);
       return { logp: tf.pad(logp, pad) as tf.Tensor2D, entropy: tf.pad(entropy, pad) as tf.Tensor2D };
     });
   }

@@ -14,7 +14,10 @@ export const LAYER_NORM_GRAD = 'RftLayerNormGrad';
 export const GELU = 'RftGelu';
 export const GELU_GRAD = 'RftGeluGrad';
 export const ADAM_UPDATE = 'RftAdamUpdate';
+export const TOKEN_LOGP = 'RftTokenLogp';
+export const TOKEN_LOGP_GRAD = 'RftTokenLogpGrad';
 
+/** Inputs arrive as Float32Array views, int32 inputs as Int32Array (typed loosely here). */
 type Compute = (ins: Float32Array[], outs: Float32Array[]) => void;
 
 interface CpuBackendLike {
@@ -32,21 +35,24 @@ const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /** Allocates `outShapes` on `backend`, runs `compute` over float32 views of inputs and outputs. */
 function runJs(backend: unknown, inputs: tf.TensorInfo[], outShapes: number[][], compute: Compute): tf.TensorInfo[] {
   for (const t of inputs) {
-    if (t.dtype !== 'float32') throw new Error(`rftkit fused kernels: float32 inputs only (got ${t.dtype})`);
+    if (t.dtype !== 'float32' && t.dtype !== 'int32') throw new Error(`rftkit fused kernels: float32/int32 inputs only (got ${t.dtype})`);
   }
   if (isWasmBackend(backend)) {
     const outs = outShapes.map((s) => backend.makeOutput(s, 'float32'));
     // Views only after every allocation: a malloc that grows memory detaches older views.
     const buf = backend.wasm.HEAPU8.buffer;
-    const view = (t: tf.TensorInfo) => new Float32Array(buf, tensorData(backend, t).memoryOffset, size(t.shape));
+    const view = (t: tf.TensorInfo) =>
+      (t.dtype === 'int32'
+        ? new Int32Array(buf, tensorData(backend, t).memoryOffset, size(t.shape))
+        : new Float32Array(buf, tensorData(backend, t).memoryOffset, size(t.shape))) as Float32Array;
     compute(inputs.map(view), outs.map(view));
     return outs;
   }
   if (isCpuBackend(backend)) {
     const ins = inputs.map((t) => {
       const v = backend.data.get(t.dataId)?.values;
-      if (!(v instanceof Float32Array)) throw new Error('rftkit fused kernels: cpu tensor values unavailable');
-      return v;
+      if (!(v instanceof Float32Array || v instanceof Int32Array)) throw new Error('rftkit fused kernels: cpu tensor values unavailable');
+      return v as Float32Array;
     });
     const outs = outShapes.map((s) => new Float32Array(size(s)));
     compute(ins, outs);
@@ -207,6 +213,70 @@ function adamUpdate(x: Float32Array, g: Float32Array, m: Float32Array, v: Float3
   }
 }
 
+/**
+ * Per row of `logits [rows, V]` at temperature `T`: `logp` of `targets[row]` under
+ * softmax(logits/T) and the entropy of that distribution (one pass for max, one for the
+ * sum of exponentials, one for the entropy).
+ */
+function tokenLogpForward(logits: Float32Array, targets: Int32Array, logp: Float32Array, entropy: Float32Array, invT: number): void {
+  const rows = targets.length;
+  const V = rows === 0 ? 0 : logits.length / rows;
+  for (let r = 0; r < rows; r++) {
+    const o = r * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) max = Math.max(max, logits[o + j]! * invT);
+    let sum = 0;
+    let sumPS = 0;
+    for (let j = 0; j < V; j++) {
+      const sj = logits[o + j]! * invT - max;
+      const e = Math.exp(sj);
+      sum += e;
+      sumPS += e * sj;
+    }
+    const lse = Math.log(sum);
+    logp[r] = logits[o + targets[r]!]! * invT - max - lse;
+    // H = −Σ p (s − lse) = lse − Σ p s.
+    entropy[r] = lse - sumPS / sum;
+  }
+}
+
+/** d/dlogits of Σ dlogp·logp + Σ dent·H: (1/T)[dlogp(δ_t − p) − dent·p(log p + H)]. */
+function tokenLogpBackward(
+  dlogp: Float32Array,
+  dent: Float32Array,
+  logits: Float32Array,
+  targets: Int32Array,
+  dx: Float32Array,
+  invT: number,
+): void {
+  const rows = targets.length;
+  const V = rows === 0 ? 0 : logits.length / rows;
+  for (let r = 0; r < rows; r++) {
+    const o = r * V;
+    let max = -Infinity;
+    for (let j = 0; j < V; j++) max = Math.max(max, logits[o + j]! * invT);
+    let sum = 0;
+    let sumPS = 0;
+    for (let j = 0; j < V; j++) {
+      const sj = logits[o + j]! * invT - max;
+      const e = Math.exp(sj);
+      sum += e;
+      sumPS += e * sj;
+    }
+    const lse = Math.log(sum);
+    const H = lse - sumPS / sum;
+    const g1 = dlogp[r]!;
+    const g2 = dent[r]!;
+    for (let j = 0; j < V; j++) {
+      const logpj = logits[o + j]! * invT - max - lse;
+      const p = Math.exp(logpj);
+      dx[o + j] = invT * (-g1 * p - g2 * p * (logpj + H));
+    }
+    const t = targets[r]!;
+    dx[o + t] = dx[o + t]! + invT * g1;
+  }
+}
+
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
 
 function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] }> {
@@ -239,6 +309,20 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         runJs(backend, [x!, g!, m!, v!], [[...x!.shape], [...x!.shape], [...x!.shape]], ([xv, gv, mv, vv], outs) =>
           adamUpdate(xv!, gv!, mv!, vv!, outs, attrs as unknown as AdamAttrs),
         ),
+    },
+    {
+      name: TOKEN_LOGP,
+      func: ({ inputs: { logits, targets }, backend, attrs }) =>
+        runJs(backend, [logits!, targets!], [[...targets!.shape], [...targets!.shape]], ([lv, tv], [lp, ent]) =>
+          tokenLogpForward(lv!, tv as unknown as Int32Array, lp!, ent!, 1 / (attrs?.temperature as number)),
+        ),
+    },
+    {
+      name: TOKEN_LOGP_GRAD,
+      func: ({ inputs: { dlogp, dentropy, logits, targets }, backend, attrs }) =>
+        runJs(backend, [dlogp!, dentropy!, logits!, targets!], [[...logits!.shape]], ([g1, g2, lv, tv], [dx]) =>
+          tokenLogpBackward(g1!, g2!, lv!, tv as unknown as Int32Array, dx!, 1 / (attrs?.temperature as number)),
+        )[0]!,
     },
   ];
 }

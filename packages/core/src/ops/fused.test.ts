@@ -6,6 +6,7 @@ import { expectAllClose } from '../testing/close';
 import { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
 import { gelu, geluComposite } from './gelu';
 import { layerNorm, layerNormComposite } from './layer-norm';
+import { tokenLogProbs, tokenLogProbsComposite } from './token-log-probs';
 
 function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -121,6 +122,43 @@ describeBackends('fused ops', (backend) => {
         });
         tf.dispose([...fused, ...comp]);
       });
+    });
+  }
+
+  it('tokenLogProbs of uniform logits is −log V and entropy log V', () => {
+    const logits = tf.fill([2, 3, 5], 0.7);
+    const targets = tf.tensor2d([0, 4, 2, 1, 3, 0], [2, 3], 'int32');
+    const { logp, entropy } = tokenLogProbs(logits, targets, 0.5);
+    expectAllClose(logp.dataSync(), new Array(6).fill(-Math.log(5)), { rtol: 1e-6, atol: 1e-6 });
+    expectAllClose(entropy.dataSync(), new Array(6).fill(Math.log(5)), { rtol: 1e-6, atol: 1e-6 });
+    tf.dispose([logits, targets, logp, entropy]);
+  });
+
+  for (const temperature of [1, 0.7]) {
+    it(`tokenLogProbs (T=${temperature}) equals the composite op, values and gradients, without leaks`, () => {
+      const logits = randn([3, 5, 11], 21, 4);
+      const targets = tf.tensor2d(Array.from({ length: 15 }, (_, i) => (i * 7) % 11), [3, 5], 'int32');
+      const w1 = randn([3, 5], 22);
+      const w2 = randn([3, 5], 23);
+      noLeak(() => {
+        const run = (f: typeof tokenLogProbs) => {
+          const g = tf.valueAndGrad((l: tf.Tensor) => {
+            const { logp, entropy } = f(l, targets, temperature);
+            return tf.add(tf.sum(tf.mul(logp, w1)), tf.sum(tf.mul(entropy, w2)));
+          });
+          const { value, grad } = g(logits);
+          const { logp, entropy } = f(logits, targets, temperature);
+          return [value, grad, logp, entropy];
+        };
+        const fused = run(tokenLogProbs);
+        const comp = run(tokenLogProbsComposite);
+        fused.forEach((t, i) => {
+          expect(t.shape).toEqual(comp[i]!.shape);
+          expectAllClose(t.dataSync(), comp[i]!.dataSync(), { rtol: 1e-4, atol: 1e-5 });
+        });
+        tf.dispose([...fused, ...comp]);
+      });
+      tf.dispose([logits, targets, w1, w2]);
     });
   }
 });

@@ -1,3 +1,4 @@
 export { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
 export { gelu, geluComposite } from './gelu';
 export { layerNorm, layerNormComposite } from './layer-norm';
+export { type TokenLogProbs, tokenLogProbs, tokenLogProbsComposite } from './token-log-probs';
