@@ -1,7 +1,7 @@
 // Side-by-side timing of two builds of @rftkit/policy (and @rftkit/rollout) in one process,
 // runs interleaved so machine load hits both alike. Used to measure one optimisation at a time:
 //   node bench/src/ab.mjs <backend> <dirA> <dirB> [figures]
-// where each dir holds policy/index.js (and optionally rollout/index.js) built with tsup, e.g.
+// where each dir holds policy/index.js (and optionally rollout/index.js, trainer/index.js) built with tsup, e.g.
 // the committed version copied to bench/node_modules/.baseline and the working tree's build.
 // Prints one JSON line: per figure, median seconds for A and B and the speed-up A/B.
 import * as tf from '@tensorflow/tfjs-core';
@@ -18,7 +18,9 @@ async function load(dir) {
   const policy = await import(pathToFileURL(resolve(dir, 'policy/index.js')).href);
   const r = resolve(dir, 'rollout/index.js');
   const rollout = existsSync(r) ? await import(pathToFileURL(r).href) : await import('@rftkit/rollout');
-  return { policy, rollout };
+  const t = resolve(dir, 'trainer/index.js');
+  const trainer = existsSync(t) ? await import(pathToFileURL(t).href) : await import('@rftkit/trainer');
+  return { policy, rollout, trainer };
 }
 const variants = { A: await load(dirA), B: await load(dirB) };
 const median = (xs) => {
@@ -122,8 +124,7 @@ if (want.has('stats') || want.has('train')) {
 }
 for (const algo of ['grpo', 'aepo']) {
   if (!want.has(algo)) continue;
-  const [{ createTrainer }, { createCountdownTask }, { createGrpoAdvantage }, losses, { createAepo }] = await Promise.all([
-    import('@rftkit/trainer'),
+  const [{ createCountdownTask }, { createGrpoAdvantage }, losses, { createAepo }] = await Promise.all([
     import('@rftkit/tasks'),
     import('@rftkit/advantages'),
     import('@rftkit/losses'),
@@ -134,7 +135,7 @@ for (const algo of ['grpo', 'aepo']) {
   for (const k of ['A', 'B']) {
     const v = variants[k];
     const policy = v.policy.createTransformerPolicy({ tokenizer: v.policy.createCharTokenizer({ alphabet: task.alphabet() }), ...SIZE });
-    trainers[k] = createTrainer({
+    trainers[k] = v.trainer.createTrainer({
       policy,
       engine: v.rollout.createRolloutEngine({ policy }),
       trainPrompts: task.generate('train', 256, 0),

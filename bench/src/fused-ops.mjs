@@ -1,7 +1,19 @@
 // Per-op timing of core's fused ops against their composite forms, forward and
 // forward+backward, interleaved in one process: node bench/src/fused-ops.mjs [backend]
 import * as tf from '@tensorflow/tfjs-core';
-import { adamStep, adamStepComposite, gelu, geluComposite, layerNorm, layerNormComposite, selectBackend } from '@rftkit/core';
+import {
+  adamStep,
+  adamStepComposite,
+  gelu,
+  geluComposite,
+  layerNorm,
+  layerNormComposite,
+  selectBackend,
+  sumOfSquares,
+  sumOfSquaresComposite,
+  tokenLogProbs,
+  tokenLogProbsComposite,
+} from '@rftkit/core';
 
 const backend = process.argv[2] ?? 'wasm';
 await selectBackend(backend);
@@ -40,6 +52,22 @@ for (const [r, d] of [[64, 64], [1792, 64]]) {
   const o = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 3, weightDecay: 0.01, mode: 'adamw' };
   const all = (f) => () => vars.flatMap(([x, gr, m, v]) => f(x, gr, m, v, o));
   rows.push([`AdamW update, ${vars.length} variables (d=64 policy)`, time(all(adamStepComposite)), time(all(adamStep))]);
+  const gs = vars.map((v) => v[1]);
+  rows.push([`global grad norm², ${vars.length} variables`, time(() => sumOfSquaresComposite(gs)), time(() => sumOfSquares(gs))]);
+  tf.dispose(vars.flat());
+}
+for (const rowsN of [64 * 27, 32 * 27]) {
+  const logits = tf.randomNormal([rowsN, 22]);
+  const targets = tf.tensor1d(Array.from({ length: rowsN }, (_, i) => (i * 7) % 22), 'int32');
+  const fwd = (f) => () => f(logits, targets, 1).logp;
+  const both = (f) => () =>
+    tf.grad((l) => {
+      const r = f(l, targets, 1);
+      return tf.add(tf.sum(r.logp), tf.sum(r.entropy));
+    })(logits);
+  rows.push([`tokenLogProbs [${rowsN},22] fwd`, time(fwd(tokenLogProbsComposite)), time(fwd(tokenLogProbs))]);
+  rows.push([`tokenLogProbs [${rowsN},22] fwd+bwd`, time(both(tokenLogProbsComposite)), time(both(tokenLogProbs))]);
+  tf.dispose([logits, targets]);
 }
 console.log(`| op (${backend}) | composite ms | fused ms | speed-up |\n|---|---|---|---|`);
 for (const [name, a, b] of rows) console.log(`| ${name} | ${a.toFixed(3)} | ${b.toFixed(3)} | ${(a / b).toFixed(2)}x |`);

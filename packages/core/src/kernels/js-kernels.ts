@@ -15,6 +15,7 @@ export const GELU = 'RftGelu';
 export const GELU_GRAD = 'RftGeluGrad';
 export const ADAM_UPDATE = 'RftAdamUpdate';
 export const TOKEN_LOGP = 'RftTokenLogp';
+export const SUM_OF_SQUARES = 'RftSumOfSquares';
 export const TOKEN_LOGP_GRAD = 'RftTokenLogpGrad';
 
 /** Inputs arrive as Float32Array views, int32 inputs as Int32Array (typed loosely here). */
@@ -323,6 +324,20 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         runJs(backend, [dlogp!, dentropy!, logits!, targets!], [[...logits!.shape]], ([g1, g2, lv, tv], [dx]) =>
           tokenLogpBackward(g1!, g2!, lv!, tv as unknown as Int32Array, dx!, 1 / (attrs?.temperature as number)),
         )[0]!,
+    },
+    {
+      // Inputs named t0, t1, …: Σ over all of them of x², accumulated in double.
+      name: SUM_OF_SQUARES,
+      func: ({ inputs, backend }) => {
+        const list = Object.keys(inputs)
+          .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
+          .map((k) => inputs[k]!);
+        return runJs(backend, list, [[]], (ins, [out]) => {
+          let acc = 0;
+          for (const x of ins) for (let i = 0; i < x.length; i++) acc += x[i]! * x[i]!;
+          out![0] = acc;
+        })[0]!;
+      },
     },
   ];
 }

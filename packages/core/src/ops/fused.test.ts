@@ -6,6 +6,7 @@ import { expectAllClose } from '../testing/close';
 import { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
 import { gelu, geluComposite } from './gelu';
 import { layerNorm, layerNormComposite } from './layer-norm';
+import { sumOfSquares, sumOfSquaresComposite } from './sum-of-squares';
 import { tokenLogProbs, tokenLogProbsComposite } from './token-log-probs';
 
 function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
@@ -161,4 +162,20 @@ describeBackends('fused ops', (backend) => {
       tf.dispose([logits, targets, w1, w2]);
     });
   }
+
+  it('sumOfSquares equals the composite op and a hand sum, without leaks', () => {
+    const a = tf.tensor1d([1, -2, 3]);
+    const b = tf.tensor2d([0.5, 0.5, -1, 2], [2, 2]);
+    const c = randn([13, 17], 31);
+    noLeak(() => {
+      const s = sumOfSquares([a, b]);
+      expectAllClose(s.dataSync(), [14 + 0.25 + 0.25 + 1 + 4], { rtol: 1e-6, atol: 1e-6 });
+      expect(s.shape).toEqual([]);
+      const f = sumOfSquares([a, b, c]);
+      const g = sumOfSquaresComposite([a, b, c]);
+      expectAllClose(f.dataSync(), g.dataSync(), { rtol: 1e-5, atol: 1e-5 });
+      tf.dispose([s, f, g]);
+    });
+    tf.dispose([a, b, c]);
+  });
 });

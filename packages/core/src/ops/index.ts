@@ -2,3 +2,4 @@ export { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
 export { gelu, geluComposite } from './gelu';
 export { layerNorm, layerNormComposite } from './layer-norm';
 export { type TokenLogProbs, tokenLogProbs, tokenLogProbsComposite } from './token-log-probs';
+export { sumOfSquares, sumOfSquaresComposite } from './sum-of-squares';
