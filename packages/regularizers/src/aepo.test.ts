@@ -26,8 +26,12 @@ function setup(seed: number, correct = 'abcde', prompts = 16, n = 8): Setup {
 }
 
 /** Entropy change of one update on the main batch, after AEPO's augmentation when given. */
-async function entropyChange(seed: number, options?: AepoOptions): Promise<{ delta: number; used: number; temperature: number }> {
-  const s = setup(seed);
+async function entropyChange(
+  seed: number,
+  options?: AepoOptions,
+  correct = 'abcde',
+): Promise<{ delta: number; used: number; temperature: number }> {
+  const s = setup(seed, correct);
   const batch = await mainBatch(s);
   const before = s.policy.entropy();
   let used = 0;
@@ -68,6 +72,23 @@ describeBackends('aepo mechanism', () => {
       const r = await entropyChange(seed, { ...strong, samplesPerPrompt: 16, initialReading: 0 });
       expect(r.used).toBeGreaterThan(0);
       expect(r.delta).toBeGreaterThan(0);
+    }
+  });
+
+  // The reward filter makes the pull go toward π^T restricted to correct answers, not toward
+  // π^T. When the correct answers are a minority of π^T's mass and the policy's mode is one of
+  // them (countdown from the base: ~12% correct), that restriction is sharper than π, so even
+  // T>1 lowers entropy; only without the filter does the term flatten π.
+  it('when only the mode is correct, the filtered T>1 term lowers entropy; unfiltered it raises it', async () => {
+    for (const seed of [1, 2, 3]) {
+      const filtered = await entropyChange(seed, { ...strong, filter: 'positive', initialReading: 0 }, 'a');
+      const unfiltered = await entropyChange(seed, { ...strong, filter: 'positive', threshold: -1, initialReading: 0 }, 'a');
+      expect(filtered.temperature).toBe(2);
+      expect(filtered.used).toBeGreaterThan(0);
+      expect(filtered.used).toBeLessThan(unfiltered.used);
+      expect(unfiltered.used).toBe(128);
+      expect(filtered.delta).toBeLessThan(0);
+      expect(unfiltered.delta).toBeGreaterThan(0);
     }
   });
 
