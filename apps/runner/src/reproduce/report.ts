@@ -144,7 +144,8 @@ function passAtKSpec(runs: readonly SuiteRunResult[]): vl.TopLevelSpec | undefin
     if (last) points(last.metrics, run.name);
   }
   if (values.length === 0) return undefined;
-  const series = [...new Set(values.map((v) => v.series))];
+  // The starting policy last, so each run keeps the colour it has in the other charts.
+  const series = [...runs.map((r) => r.name).filter((n) => values.some((v) => v.series === n)), ...(base ? ['start (step 0)'] : [])];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: 'pass@k on the test split at the end of each run',
@@ -156,7 +157,7 @@ function passAtKSpec(runs: readonly SuiteRunResult[]): vl.TopLevelSpec | undefin
     encoding: {
       x: { field: 'k', type: 'quantitative', title: 'k', scale: { type: 'log', base: 2 }, axis: { values: [...new Set(values.map((v) => v.k))] } },
       y: { field: 'value', type: 'quantitative', title: 'pass@k', scale: { domain: [0, 1] } },
-      color: { field: 'series', type: 'nominal', title: null, sort: series, legend: { labelLimit: 260 } },
+      color: { field: 'series', type: 'nominal', title: null, sort: series, scale: { domain: series }, legend: { labelLimit: 260 } },
       strokeDash: { condition: { test: "datum.series === 'start (step 0)'", value: [4, 3] }, value: [1, 0] },
     },
   } as vl.TopLevelSpec;
