@@ -2,8 +2,9 @@ import { defineComponent, Rng } from '@rftkit/core';
 import type { Regularizer } from '@rftkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { stopGradient } from './detach';
 import { maskCount, tokenCovariances } from './covariance';
+import { createSelectionTracker } from './covariance-selection';
+import { stopGradient } from './detach';
 
 export const clipCovSchema = z
   .object({
@@ -61,37 +62,24 @@ export const clipCovDefinition = defineComponent({
   description: 'Clip-Cov: detach a random fraction of tokens whose logp–advantage covariance lies in [lb, ub] (Cui et al. 2025)',
   schema: clipCovSchema,
   build: (options): Regularizer => {
-    let step = -1;
-    let call = 0;
-    let selected = 0;
-    let tokens = 0;
+    const tracker = createSelectionTracker();
     return {
       id: ID,
       tokenLoss(tokenLoss, context) {
-        if (context.step !== step) {
-          step = context.step;
-          call = 0;
-          selected = 0;
-          tokens = 0;
-        }
-        const rng = Rng.derive(context.seed, ID, context.step, call++);
-        const mask = context.mask.dataSync();
-        const idx = clipCovSelection(
-          { advantages: context.advantages.dataSync(), logp: context.logp.dataSync(), oldLogp: context.oldLogp.dataSync(), mask },
-          options,
-          rng,
+        const sel = tracker.select(context, (mask, call) =>
+          clipCovSelection(
+            { advantages: context.advantages.dataSync(), logp: context.logp.dataSync(), oldLogp: context.oldLogp.dataSync(), mask },
+            options,
+            Rng.derive(context.seed, ID, context.step, call),
+          ),
         );
-        selected += idx.length;
-        tokens += maskCount(mask);
-        const keep = new Float32Array(mask.length).fill(1);
-        for (const i of idx) keep[i] = 0;
         return tf.tidy(() => {
-          const k = tf.tensor2d(keep, tokenLoss.shape);
-          const detached = stopGradient(tf.mul(tokenLoss, tf.sub(1, k)));
-          return tf.add(tf.mul(tokenLoss, k), detached) as tf.Tensor2D;
+          const s = tf.tensor2d(sel, tokenLoss.shape);
+          const detached = stopGradient(tf.mul(tokenLoss, s));
+          return tf.add(tf.mul(tokenLoss, tf.sub(1, s)), detached) as tf.Tensor2D;
         });
       },
-      metrics: () => ({ 'clip_cov/frac_detached': tokens > 0 ? selected / tokens : 0, 'clip_cov/tokens_detached': selected }),
+      metrics: () => ({ 'clip_cov/frac_detached': tracker.fraction, 'clip_cov/tokens_detached': tracker.selected }),
     };
   },
 });

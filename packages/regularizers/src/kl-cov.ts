@@ -3,6 +3,7 @@ import type { Regularizer } from '@rftkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { maskCount, tokenCovariances, topKIndices } from './covariance';
+import { createSelectionTracker } from './covariance-selection';
 
 export const klCovSchema = z.object({
   kRatio: z.number().gt(0).max(1).default(2e-4).describe('Fraction of response tokens (largest covariance) that get the KL term (verl kl_cov_ratio)'),
@@ -35,30 +36,20 @@ export const klCovDefinition = defineComponent({
   description: 'KL-Cov: |logp − oldLogp| penalty on the tokens with the largest logp–advantage covariance (Cui et al. 2025)',
   schema: klCovSchema,
   build: (options): Regularizer => {
-    let step = -1;
-    let selected = 0;
-    let tokens = 0;
+    const tracker = createSelectionTracker();
     return {
       id: ID,
       tokenLoss(tokenLoss, context) {
-        if (context.step !== step) {
-          step = context.step;
-          selected = 0;
-          tokens = 0;
-        }
-        const mask = context.mask.dataSync();
-        const idx = klCovSelection({ advantages: context.advantages.dataSync(), logp: context.logp.dataSync(), mask }, options.kRatio);
-        selected += idx.length;
-        tokens += maskCount(mask);
-        const sel = new Float32Array(mask.length);
-        for (const i of idx) sel[i] = 1;
+        const sel = tracker.select(context, (mask) =>
+          klCovSelection({ advantages: context.advantages.dataSync(), logp: context.logp.dataSync(), mask }, options.kRatio),
+        );
         return tf.tidy(() => {
           const s = tf.tensor2d(sel, tokenLoss.shape);
           const kl = tf.abs(tf.sub(context.logp, context.oldLogp));
           return tf.add(tokenLoss, tf.mul(tf.mul(kl, s), options.coef)) as tf.Tensor2D;
         });
       },
-      metrics: () => ({ 'kl_cov/frac_selected': tokens > 0 ? selected / tokens : 0, 'kl_cov/tokens_selected': selected }),
+      metrics: () => ({ 'kl_cov/frac_selected': tracker.fraction, 'kl_cov/tokens_selected': tracker.selected }),
     };
   },
 });
