@@ -62,21 +62,26 @@ function runJs(backend: unknown, inputs: tf.TensorInfo[], outShapes: number[][],
   throw new Error('rftkit fused kernels: unsupported backend');
 }
 
+/** Mean and 1/std (biased variance + eps) of `x[o, o + D)`, in two passes. */
+function rowMeanRstd(x: Float32Array, o: number, D: number, eps: number): { mean: number; rstd: number } {
+  let mean = 0;
+  for (let j = 0; j < D; j++) mean += x[o + j]!;
+  mean /= D;
+  let v = 0;
+  for (let j = 0; j < D; j++) {
+    const c = x[o + j]! - mean;
+    v += c * c;
+  }
+  return { mean, rstd: 1 / Math.sqrt(v / D + eps) };
+}
+
 /** LayerNorm over the last axis: `x [rows, D]`, `gamma`/`beta` `[D]` → `y`. */
 function layerNormForward(x: Float32Array, gamma: Float32Array, beta: Float32Array, y: Float32Array, eps: number): void {
   const D = gamma.length;
   const rows = D === 0 ? 0 : x.length / D;
   for (let r = 0; r < rows; r++) {
     const o = r * D;
-    let mean = 0;
-    for (let j = 0; j < D; j++) mean += x[o + j]!;
-    mean /= D;
-    let v = 0;
-    for (let j = 0; j < D; j++) {
-      const c = x[o + j]! - mean;
-      v += c * c;
-    }
-    const rstd = 1 / Math.sqrt(v / D + eps);
+    const { mean, rstd } = rowMeanRstd(x, o, D, eps);
     for (let j = 0; j < D; j++) y[o + j] = (x[o + j]! - mean) * rstd * gamma[j]! + beta[j]!;
   }
 }
@@ -98,15 +103,7 @@ function layerNormBackward(
   const xhat = new Float64Array(D);
   for (let r = 0; r < rows; r++) {
     const o = r * D;
-    let mean = 0;
-    for (let j = 0; j < D; j++) mean += x[o + j]!;
-    mean /= D;
-    let v = 0;
-    for (let j = 0; j < D; j++) {
-      const c = x[o + j]! - mean;
-      v += c * c;
-    }
-    const rstd = 1 / Math.sqrt(v / D + eps);
+    const { mean, rstd } = rowMeanRstd(x, o, D, eps);
     let sumG = 0;
     let sumGX = 0;
     for (let j = 0; j < D; j++) {
@@ -215,29 +212,37 @@ function adamUpdate(x: Float32Array, g: Float32Array, m: Float32Array, v: Float3
 }
 
 /**
+ * Of softmax(logits[o, o + V) / T): the max of the scaled logits, log Σ exp(s − max) and
+ * the entropy (one pass for the max, one for the sum of exponentials and Σ p·s).
+ */
+function rowSoftmaxStats(logits: Float32Array, o: number, V: number, invT: number): { max: number; lse: number; entropy: number } {
+  let max = -Infinity;
+  for (let j = 0; j < V; j++) max = Math.max(max, logits[o + j]! * invT);
+  let sum = 0;
+  let sumPS = 0;
+  for (let j = 0; j < V; j++) {
+    const sj = logits[o + j]! * invT - max;
+    const e = Math.exp(sj);
+    sum += e;
+    sumPS += e * sj;
+  }
+  const lse = Math.log(sum);
+  // H = −Σ p (s − lse) = lse − Σ p s.
+  return { max, lse, entropy: lse - sumPS / sum };
+}
+
+/**
  * Per row of `logits [rows, V]` at temperature `T`: `logp` of `targets[row]` under
- * softmax(logits/T) and the entropy of that distribution (one pass for max, one for the
- * sum of exponentials, one for the entropy).
+ * softmax(logits/T) and the entropy of that distribution.
  */
 function tokenLogpForward(logits: Float32Array, targets: Int32Array, logp: Float32Array, entropy: Float32Array, invT: number): void {
   const rows = targets.length;
   const V = rows === 0 ? 0 : logits.length / rows;
   for (let r = 0; r < rows; r++) {
     const o = r * V;
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) max = Math.max(max, logits[o + j]! * invT);
-    let sum = 0;
-    let sumPS = 0;
-    for (let j = 0; j < V; j++) {
-      const sj = logits[o + j]! * invT - max;
-      const e = Math.exp(sj);
-      sum += e;
-      sumPS += e * sj;
-    }
-    const lse = Math.log(sum);
+    const { max, lse, entropy: H } = rowSoftmaxStats(logits, o, V, invT);
     logp[r] = logits[o + targets[r]!]! * invT - max - lse;
-    // H = −Σ p (s − lse) = lse − Σ p s.
-    entropy[r] = lse - sumPS / sum;
+    entropy[r] = H;
   }
 }
 
@@ -254,18 +259,7 @@ function tokenLogpBackward(
   const V = rows === 0 ? 0 : logits.length / rows;
   for (let r = 0; r < rows; r++) {
     const o = r * V;
-    let max = -Infinity;
-    for (let j = 0; j < V; j++) max = Math.max(max, logits[o + j]! * invT);
-    let sum = 0;
-    let sumPS = 0;
-    for (let j = 0; j < V; j++) {
-      const sj = logits[o + j]! * invT - max;
-      const e = Math.exp(sj);
-      sum += e;
-      sumPS += e * sj;
-    }
-    const lse = Math.log(sum);
-    const H = lse - sumPS / sum;
+    const { max, lse, entropy: H } = rowSoftmaxStats(logits, o, V, invT);
     const g1 = dlogp[r]!;
     const g2 = dent[r]!;
     for (let j = 0; j < V; j++) {
