@@ -3,7 +3,7 @@ import { isRftError, StateError } from '@rftkit/core';
 import { describeBackends, expectNoLeaks } from '@rftkit/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AepoOptions, createAepo } from './aepo';
-import { chooseTemperature } from './temperature-rule';
+import { chooseTemperature, entropyMetricKey } from './temperature-rule';
 import {
   augmentContext,
   createTabularEngine,
@@ -286,6 +286,36 @@ describe('aepo controller', () => {
       expect(isRftError(e)).toBe(true);
       expect((e as Error).message).toContain('entropy/nll');
     }
+  });
+
+  it("readingRows 'main' reads the main-rollout metric of the chosen estimator", () => {
+    // Plain (all rows) and main-only readings on opposite sides of the target.
+    const metrics = { 'entropy/nll': 0.9, 'entropy/nll_main': 0.3, 'entropy/exact': 0.2, 'entropy/exact_main': 0.8 };
+    const all = createAepo({ targetEntropy: 0.5 });
+    all.afterUpdate!(metrics, { step: 1, seed: 0 });
+    expect(all.metrics!()['aepo/next_temperature']).toBe(0.8);
+    const main = createAepo({ targetEntropy: 0.5, readingRows: 'main' });
+    main.afterUpdate!(metrics, { step: 1, seed: 0 });
+    expect(main.metrics!()['aepo/next_temperature']).toBe(1.2);
+    expect(main.state!()).toEqual({ version: 1, reading: 0.3, step: 1 });
+    const exact = createAepo({ targetEntropy: 0.5, readingRows: 'main', estimator: 'exact' });
+    exact.afterUpdate!(metrics, { step: 1, seed: 0 });
+    expect(exact.state!()).toEqual({ version: 1, reading: 0.8, step: 1 });
+    expect(entropyMetricKey('nll', 'main')).toBe('entropy/nll_main');
+    expect(entropyMetricKey('exact')).toBe('entropy/exact');
+  });
+
+  it("readingRows 'main' without the _main metric is a clear error naming it", () => {
+    const aepo = createAepo({ readingRows: 'main' });
+    try {
+      aepo.afterUpdate!({ 'entropy/nll': 0.3, 'entropy/exact': 0.3 }, { step: 1, seed: 0 });
+      expect.unreachable();
+    } catch (e) {
+      expect(isRftError(e)).toBe(true);
+      expect((e as Error).message).toContain("'entropy/nll_main'");
+      expect((e as Error).message).toContain('readingRows');
+    }
+    expect(() => createAepo({ readingRows: 'tempered' as never })).toThrow(/readingRows/);
   });
 
   it('bad options name the field', () => {

@@ -89,7 +89,7 @@ export const aepoDefinition = defineComponent({
         return appendWeightedRows(batch, takeFirstRows(drawn.kept, used), options.alpha, padId);
       },
       afterUpdate(metrics, info) {
-        reading = readEntropy(ID, metrics, options.estimator);
+        reading = readEntropy(ID, metrics, options.estimator, options.readingRows);
         lastStep = info.step;
       },
       metrics: () => ({ ...last, 'aepo/next_temperature': chooseTemperature(reading, options) }),

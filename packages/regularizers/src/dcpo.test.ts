@@ -74,6 +74,16 @@ describeBackends('dcpo', () => {
     policy.dispose();
   });
 
+  it("readingRows 'main' follows entropy/<estimator>_main", () => {
+    const a = createDcpo({ readingRows: 'main' });
+    a.afterUpdate!({ 'entropy/nll': 0.9, 'entropy/nll_main': 0.6 }, { step: 1, seed: 0 });
+    expect(a.state!()).toEqual({ version: 1, reading: 0.6, step: 1 });
+    const b = createDcpo();
+    b.afterUpdate!({ 'entropy/nll': 0.9, 'entropy/nll_main': 0.6 }, { step: 1, seed: 0 });
+    expect(b.state!()).toEqual({ version: 1, reading: 0.9, step: 1 });
+    expect(() => a.afterUpdate!({ 'entropy/nll': 0.9 }, { step: 2, seed: 0 })).toThrow(/entropy\/nll_main/);
+  });
+
   it('uses T_low above target and restores its reading from state', () => {
     const policy = new TabularPolicy(THETA);
     const s = { policy, engine: createTabularEngine(policy), prompts: makePrompts(1, 'a'), samplesPerPrompt: 4, seed: 0, step: 1 };

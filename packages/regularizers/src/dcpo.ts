@@ -100,7 +100,7 @@ export const dcpoDefinition = defineComponent({
         return { ...batch, advantages: result.advantages };
       },
       afterUpdate(metrics, info) {
-        reading = readEntropy(ID, metrics, options.estimator);
+        reading = readEntropy(ID, metrics, options.estimator, options.readingRows);
         lastStep = info.step;
       },
       metrics: () => last,

@@ -9,6 +9,8 @@ import { z } from 'zod';
 
 export type TemperatureRule = 'binary' | 'continuous';
 export type EntropyEstimator = 'nll' | 'exact';
+/** Which rows the reading averages over: the whole training batch, or the main rollout only. */
+export type ReadingRows = 'all' | 'main';
 
 export interface TemperatureRuleOptions {
   rule: TemperatureRule;
@@ -27,22 +29,30 @@ export function chooseTemperature(reading: number, options: TemperatureRuleOptio
   return Math.min(temperatureHigh, Math.max(temperatureLow, 1 + targetEntropy - reading));
 }
 
-/** The metric an estimator reads: both are logged by the trainer every step. */
-export function entropyMetricKey(estimator: EntropyEstimator): string {
-  return estimator === 'nll' ? 'entropy/nll' : 'entropy/exact';
+/**
+ * The metric an estimator reads; the trainer logs all four every step (the `_main` ones
+ * average over rows whose `source` is 'main', i.e. without rows added by regularizers).
+ */
+export function entropyMetricKey(estimator: EntropyEstimator, rows: ReadingRows = 'all'): string {
+  const base = estimator === 'nll' ? 'entropy/nll' : 'entropy/exact';
+  return rows === 'main' ? `${base}_main` : base;
 }
 
 /** Reads the entropy the controller follows from the step's metrics. */
-export function readEntropy(component: string, metrics: Metrics, estimator: EntropyEstimator): number {
-  const key = entropyMetricKey(estimator);
+export function readEntropy(component: string, metrics: Metrics, estimator: EntropyEstimator, rows: ReadingRows = 'all'): number {
+  const key = entropyMetricKey(estimator, rows);
   const value = metrics[key];
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     const found = Object.keys(metrics).filter((k) => k.startsWith('entropy/'));
+    const hint =
+      rows === 'main'
+        ? `The trainer logs '${key}' only when the batch has main-rollout response tokens; ` +
+          `set readingRows to 'all' to read the whole batch.`
+        : `Set estimator to 'nll' or 'exact' to match what the trainer logs.`;
     throw new RftError(
       'E_CONFIG',
-      `${component}: the step's metrics have no finite '${key}' (estimator '${estimator}'); ` +
-        `entropy metrics present: ${found.length ? found.join(', ') : '(none)'}. ` +
-        `Set estimator to 'nll' or 'exact' to match what the trainer logs.`,
+      `${component}: the step's metrics have no finite '${key}' (estimator '${estimator}', readingRows '${rows}'); ` +
+        `entropy metrics present: ${found.length ? found.join(', ') : '(none)'}. ${hint}`,
     );
   }
   return value;
@@ -60,6 +70,12 @@ export const temperatureRuleShape = {
     .enum(['nll', 'exact'])
     .default('nll')
     .describe("Which logged entropy the controller follows: 'nll' (mean −log π of sampled tokens, as the reference code) or 'exact' (softmax entropy, recommended)"),
+  readingRows: z
+    .enum(['all', 'main'])
+    .default('all')
+    .describe(
+      "Rows the reading averages over: 'all' (the whole training batch, regularizers' added rows included, as the reference code) or 'main' (the main rollout only: `entropy/<estimator>_main`)",
+    ),
   initialReading: z.number().min(0).default(0).describe('Entropy reading before the first update (the reference code starts at 0, so step 1 uses T_high)'),
 };
 

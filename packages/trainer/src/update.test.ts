@@ -96,6 +96,74 @@ describeBackends('runUpdate', () => {
     policy.dispose();
   });
 
+  it('entropy/*_main average over main rows only; equal the plain means when every row is main', async () => {
+    const run = async (sources: (rows: number) => string[]) => {
+      const policy = new BigramPolicy(tok, 5);
+      const b = await randomBatch(policy);
+      const batch: TrainBatch = { ...b, source: sources(b.rows) };
+      const host = hostTokenStats(policy, batch);
+      const opt = adam(policy, 0.05);
+      // One mini-batch: the whole first pass runs under the pre-update policy.
+      const metrics = await expectNoLeaks(() =>
+        runUpdate({
+          policy,
+          optimizer: opt,
+          loss: ppoClipLoss,
+          aggregator: tokenMean,
+          regularizers: [],
+          batch,
+          oldLogp: host.logp,
+          miniBatchSamples: batch.rows,
+          microBatchSamples: 4,
+          epochs: 2,
+          gradClip: 0,
+          lr: 0.05,
+          info,
+        }),
+      );
+      // Hand computation: token means over the chosen rows' response tokens.
+      const mean = (pick: (r: number) => boolean) => {
+        let tokens = 0;
+        let entropy = 0;
+        let nll = 0;
+        for (let r = 0; r < batch.rows; r++) {
+          if (!pick(r)) continue;
+          for (let t = 0; t < batch.seqLen; t++) {
+            const i = r * batch.seqLen + t;
+            const m = batch.responseMask[i]!;
+            tokens += m;
+            entropy += m * host.entropy[i]!;
+            nll += m * -host.logp[i]!;
+          }
+        }
+        return { exact: entropy / tokens, nll: nll / tokens };
+      };
+      opt.dispose();
+      policy.dispose();
+      return { metrics, main: mean((r) => batch.source[r] === 'main'), all: mean(() => true) };
+    };
+
+    // Rows 0, 2, 3 were added by a regularizer.
+    const mixed = await run((rows) => Array.from({ length: rows }, (_, r) => ([0, 2, 3].includes(r) ? 'aepo:T=1.2' : 'main')));
+    expect(mixed.metrics['entropy/exact_main']).toBeCloseTo(mixed.main.exact, 5);
+    expect(mixed.metrics['entropy/nll_main']).toBeCloseTo(mixed.main.nll, 5);
+    expect(mixed.metrics['entropy/exact']).toBeCloseTo(mixed.all.exact, 5);
+    expect(mixed.metrics['entropy/nll']).toBeCloseTo(mixed.all.nll, 5);
+    // The batch is such that the row selection matters.
+    expect(Math.abs(mixed.main.nll - mixed.all.nll)).toBeGreaterThan(1e-3);
+
+    const allMain = await run((rows) => Array.from({ length: rows }, () => 'main'));
+    expect(allMain.metrics['entropy/exact_main']).toBeCloseTo(allMain.metrics['entropy/exact']!, 6);
+    expect(allMain.metrics['entropy/nll_main']).toBeCloseTo(allMain.metrics['entropy/nll']!, 6);
+    expect(allMain.metrics['entropy/nll_main']).toBeCloseTo(allMain.all.nll, 5);
+
+    // No main row: the _main metrics are absent rather than a meaningless 0.
+    const none = await run((rows) => Array.from({ length: rows }, () => 'aepo:T=0.8'));
+    expect('entropy/exact_main' in none.metrics).toBe(false);
+    expect('entropy/nll_main' in none.metrics).toBe(false);
+    expect(none.metrics['entropy/nll']).toBeCloseTo(none.all.nll, 5);
+  });
+
   it('micro-batch size does not change the update or its metrics', async () => {
     const run = async (micro: number) => {
       const policy = new BigramPolicy(tok, 5);

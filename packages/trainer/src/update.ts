@@ -71,7 +71,8 @@ class MetricMeans {
  * `ctx.aggregate`): summed over the micro-batches of a mini-batch, then averaged over
  * optimizer steps. `entropy/exact`, `entropy/nll` and `kl/ref`
  * (k3 estimator, exp(ref − logp) − (ref − logp) − 1) are means over response tokens of the
- * first pass.
+ * first pass, all rows included. `entropy/exact_main` and `entropy/nll_main` are the same
+ * means over rows whose `source` is 'main' only (absent when there is no such token).
  */
 export function runUpdate(input: UpdateInput): Metrics {
   const { policy, optimizer, loss, aggregator, regularizers, batch, info } = input;
@@ -84,7 +85,10 @@ export function runUpdate(input: UpdateInput): Metrics {
     for (let t = 0; t < seqLen; t++) n += batch.responseMask[r * seqLen + t]!;
     rowTokens[r] = n;
   }
-  let firstPass = { tokens: 0, entropy: 0, nll: 0, klRef: 0 };
+  // Rows that regularizers added (e.g. AEPO's tempered rows) have another source; the
+  // `_main` entropy metrics exclude them so a controller can read the main rollout alone.
+  const isMain = Array.from({ length: rows }, (_, r) => batch.source[r] === 'main');
+  let firstPass = { tokens: 0, entropy: 0, nll: 0, klRef: 0, mainTokens: 0, mainEntropy: 0, mainNll: 0 };
   let lossSum = 0;
   let normSum = 0;
   let optimizerSteps = 0;
@@ -108,6 +112,8 @@ export function runUpdate(input: UpdateInput): Metrics {
         const weight = aggregation.totalTokens > 0 ? microTokens : micro.length;
         const kept: Array<[string, tf.Scalar]> = [];
         const keptTerms: Array<[string, tf.Scalar]> = [];
+        // First pass only: per-row masked sums [n], split by row source on the host.
+        const keptRows: Array<['entropy' | 'nll', tf.Tensor1D]> = [];
         const { value, grads } = tf.tidy(() => {
           const n = micro.length;
           const shape: [number, number] = [n, seqLen];
@@ -154,8 +160,8 @@ export function runUpdate(input: UpdateInput): Metrics {
               kept.push(['approx_kl', tf.keep(tf.div(tf.sum(tf.mul(tf.mul(tf.square(d), 0.5), mask)), Math.max(microTokens, 1e-8)))]);
             }
             if (epoch === 0) {
-              kept.push(['#entropy', tf.keep(tf.sum(tf.mul(stats.entropy, mask)))]);
-              kept.push(['#nll', tf.keep(tf.sum(tf.mul(tf.neg(stats.logp), mask)))]);
+              keptRows.push(['entropy', tf.keep(tf.sum(tf.mul(stats.entropy, mask), 1) as tf.Tensor1D)]);
+              keptRows.push(['nll', tf.keep(tf.sum(tf.mul(tf.neg(stats.logp), mask), 1) as tf.Tensor1D)]);
               if (refLogp) {
                 const x = tf.sub(refLogp, stats.logp);
                 kept.push(['#klref', tf.keep(tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(x), x), 1), mask)))]);
@@ -179,16 +185,29 @@ export function runUpdate(input: UpdateInput): Metrics {
         for (const [k, t] of kept) {
           const x = t.dataSync()[0]!;
           t.dispose();
-          if (k === '#entropy') firstPass.entropy += x;
-          else if (k === '#nll') firstPass.nll += x;
-          else if (k === '#klref') firstPass.klRef += x;
+          if (k === '#klref') firstPass.klRef += x;
           else means.add(k, x, weight);
+        }
+        for (const [k, t] of keptRows) {
+          const perRow = t.dataSync();
+          t.dispose();
+          let all = 0;
+          let main = 0;
+          micro.forEach((r, i) => {
+            all += perRow[i]!;
+            if (isMain[r]) main += perRow[i]!;
+          });
+          if (k === 'entropy') firstPass = { ...firstPass, entropy: firstPass.entropy + all, mainEntropy: firstPass.mainEntropy + main };
+          else firstPass = { ...firstPass, nll: firstPass.nll + all, mainNll: firstPass.mainNll + main };
         }
         for (const [k, t] of keptTerms) {
           termSums.set(k, (termSums.get(k) ?? 0) + t.dataSync()[0]!);
           t.dispose();
         }
-        if (epoch === 0) firstPass = { ...firstPass, tokens: firstPass.tokens + microTokens };
+        if (epoch === 0) {
+          const mainTokens = micro.reduce((a, r) => a + (isMain[r] ? rowTokens[r]! : 0), 0);
+          firstPass = { ...firstPass, tokens: firstPass.tokens + microTokens, mainTokens: firstPass.mainTokens + mainTokens };
+        }
       }
       const present = accum.filter((g): g is tf.Tensor => g !== null);
       const { grads: clipped, norm } = present.length
@@ -218,6 +237,11 @@ export function runUpdate(input: UpdateInput): Metrics {
     'entropy/exact': firstPass.entropy / tokens,
     'entropy/nll': firstPass.nll / tokens,
   };
+  // Absent when no main row has a response token (every row added by regularizers).
+  if (firstPass.mainTokens > 0) {
+    metrics['entropy/exact_main'] = firstPass.mainEntropy / firstPass.mainTokens;
+    metrics['entropy/nll_main'] = firstPass.mainNll / firstPass.mainTokens;
+  }
   if (input.refLogp) metrics['kl/ref'] = firstPass.klRef / tokens;
   return metrics;
 }
