@@ -101,6 +101,32 @@ describeBackends('rollout engine', () => {
     }
   });
 
+  it('a request split into chunks with promptIndexOffset samples exactly what the whole request does', async () => {
+    const engine = createRolloutEngine({ policy: bigram() });
+    const texts = ['a', 'ba', '', 'abab', 'b'];
+    const base = { samplesPerPrompt: 4, sampling: sampling({ temperature: 1.2, maxNewTokens: 10 }), seed: 5, step: 2, stream: 'eval' };
+    const whole = await engine.generate({ ...base, prompts: prompts(...texts) });
+    const all = prompts(...texts);
+    const first = await engine.generate({ ...base, prompts: all.slice(0, 2) });
+    const second = await engine.generate({ ...base, prompts: all.slice(2), promptIndexOffset: 2 });
+    expect(first.rows + second.rows).toBe(whole.rows);
+    // Different left padding per chunk, so compare each row's real tokens and log-probs.
+    for (let r = 0; r < whole.rows; r++) {
+      const [part, rr] = r < first.rows ? [first, r] : [second, r - first.rows];
+      expect(row(part, rr)).toEqual(row(whole, r));
+      expect(part.responses[rr]).toBe(whole.responses[r]);
+      expect(part.finishReason[rr]).toBe(whole.finishReason[r]);
+      expect(part.seeds[rr]).toBe(whole.seeds[r]);
+    }
+    // promptIndex and group ids stay per-request.
+    expect([...second.promptIndex]).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
+    expect(second.groupIds[0]).toBe(0);
+    // Without the offset the second chunk would reuse the first prompts' seeds.
+    const unshifted = await engine.generate({ ...base, prompts: all.slice(2) });
+    expect(unshifted.seeds[0]).toBe(whole.seeds[0]);
+    expect(unshifted.seeds[0]).not.toBe(second.seeds[0]);
+  });
+
   it('stops at eos or a stop token (kept in the response, mask 1), or at maxNewTokens', async () => {
     const policy = bigram(forcedTable());
     const engine = createRolloutEngine({ policy });
@@ -157,6 +183,8 @@ describeBackends('rollout engine', () => {
     const engine = createRolloutEngine({ policy: bigram(softTable(), 4) });
     const req = { prompts: prompts('a'), samplesPerPrompt: 2, sampling: sampling(), seed: 0, step: 0 };
     await expect(engine.generate({ ...req, samplesPerPrompt: 0 })).rejects.toThrow(/samplesPerPrompt/);
+    await expect(engine.generate({ ...req, promptIndexOffset: -1 })).rejects.toThrow(/promptIndexOffset/);
+    await expect(engine.generate({ ...req, promptIndexOffset: 1.5 })).rejects.toThrow(/promptIndexOffset/);
     await expect(engine.generate({ ...req, sampling: sampling({ temperature: -1 }) })).rejects.toThrow(OptionsError);
     await expect(engine.generate({ ...req, sampling: sampling({ stopTokens: [9] }) })).rejects.toThrow(/stopTokens\[0\].*vocab size 5/);
     await expect(engine.generate({ ...req, prompts: prompts('abab') })).rejects.toThrow(ShapeError);

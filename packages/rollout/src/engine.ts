@@ -22,7 +22,7 @@ export interface RowInfo {
   prompt: number;
   /** Index of the sample within the prompt's group. */
   sample: number;
-  /** The row's seed (`deriveSeed(seed, stream, step, prompt, sample)`). */
+  /** The row's seed (`deriveSeed(seed, stream, step, promptIndexOffset + prompt, sample)`). */
   seed: number;
 }
 
@@ -58,6 +58,10 @@ function validateRequest(request: Omit<RolloutRequest, 'sampling'>): void {
   if (!Number.isInteger(offset) || offset < 0) {
     issues.push({ path: 'groupIdOffset', message: `must be an integer ≥ 0, got ${offset}` });
   }
+  const promptOffset = request.promptIndexOffset ?? 0;
+  if (!Number.isInteger(promptOffset) || promptOffset < 0) {
+    issues.push({ path: 'promptIndexOffset', message: `must be an integer ≥ 0, got ${promptOffset}` });
+  }
   if (issues.length) throw new OptionsError('rollout', issues);
 }
 
@@ -85,8 +89,8 @@ function emptyBatch(request: Omit<RolloutRequest, 'sampling'>): RolloutBatch {
  * The rollout engine over a policy: `samplesPerPrompt` rows per prompt (row `p·n + s`),
  * left-padded prompts, one batched KV-cached decode loop with host-side sampling (one
  * `dataSync` of `[rows, vocab]` logits per token). Each row draws from its own RNG seeded
- * by `deriveSeed(seed, stream, step, p, s)`, so a row never depends on what else is in
- * the batch.
+ * by `deriveSeed(seed, stream, step, promptIndexOffset + p, s)`, so a row never depends on
+ * what else is in the batch (and a request split into chunks samples what the whole would).
  */
 export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRolloutEngine {
   const { policy } = options;
@@ -108,6 +112,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
     const stream = request.stream ?? 'main';
     const source = request.source ?? stream;
     const offset = request.groupIdOffset ?? 0;
+    const promptOffset = request.promptIndexOffset ?? 0;
 
     const encoded = request.prompts.map((record, p) => {
       try {
@@ -137,7 +142,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
     for (let p = 0; p < P; p++) {
       for (let s = 0; s < n; s++) {
         const r = p * n + s;
-        const seed = deriveSeed(request.seed, stream, request.step, p, s);
+        const seed = deriveSeed(request.seed, stream, request.step, promptOffset + p, s);
         seeds[r] = seed;
         rngs[r] = new Rng(seed);
         const raw = rowSampling({ prompt: p, sample: s, seed });

@@ -35,6 +35,12 @@ export const evalSchema = z.object({
   k: z.array(z.number().int().positive()).default([1, 4, 8]).describe('pass@k values to report (those ≤ n).'),
   threshold: z.number().default(1).describe('A sample counts as correct when its score ≥ threshold.'),
   sampling: trainerSamplingSchema.default(trainerSamplingSchema.parse({})).describe('Sampling for evaluation.'),
+  chunkPrompts: z
+    .number()
+    .int()
+    .positive()
+    .default(32)
+    .describe('Test prompts per evaluation rollout (bounds its memory); does not change results.'),
 });
 
 export const trainerConfigSchema = z.object({

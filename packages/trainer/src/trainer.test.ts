@@ -267,4 +267,24 @@ describe('trainer on cpu', () => {
     trainer.dispose();
     policy.dispose();
   });
+
+  it('evaluate() in chunks of eval.chunkPrompts gives the metrics of one rollout over all prompts', async () => {
+    const { policy, options } = setup();
+    const testPrompts = Array.from({ length: 7 }, (_, i) => ({ id: `t${i}`, prompt: ['a', 'ab', 'ba', 'bab'][i % 4]! }));
+    const evalWith = async (chunkPrompts: number) => {
+      const base = options.config!.eval!;
+      const trainer = createTrainer({ ...options, testPrompts, config: { ...options.config, eval: { ...base, chunkPrompts } } });
+      const { metrics } = await trainer.evaluate();
+      trainer.dispose();
+      return withoutTimes(metrics);
+    };
+    const whole = await evalWith(7);
+    expect(await evalWith(100)).toEqual(whole);
+    for (const chunk of [1, 2, 3]) expect(await evalWith(chunk)).toEqual(whole);
+    // Not a vacuous match: prompts differ in how often they succeed.
+    expect(whole['eval/avg@4']).toBeGreaterThan(0);
+    expect(whole['eval/avg@4']).toBeLessThan(1);
+    expect(() => createTrainer({ ...options, config: { eval: { chunkPrompts: 0 } } })).toThrow(/chunkPrompts/);
+    policy.dispose();
+  });
 });

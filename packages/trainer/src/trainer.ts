@@ -398,24 +398,35 @@ export function createTrainer(options: TrainerOptions): Trainer {
     const e = config.eval;
     const prompts = e.prompts > 0 ? testPrompts.slice(0, e.prompts) : testPrompts;
     if (!prompts.length) throw new ConfigError('trainer options', [{ path: 'testPrompts', message: 'evaluation needs at least one test prompt' }]);
-    const batch = await engine.generate({
-      prompts,
-      samplesPerPrompt: e.samplesPerPrompt,
-      sampling: e.sampling,
-      seed: config.seed,
-      step,
-      stream: 'eval',
-    });
-    const scored = await score(batch);
     const n = e.samplesPerPrompt;
     const correct = new Array<number>(prompts.length).fill(0);
-    for (let r = 0; r < scored.rows; r++) if (scored.scores[r]! >= e.threshold) correct[scored.promptIndex[r]!]!++;
+    const scores: number[] = [];
+    const lengths: number[] = [];
+    // Chunks bound the rollout's memory; promptIndexOffset keeps every row's seed (and so
+    // every sampled token) what one rollout over all prompts would draw.
+    for (let start = 0; start < prompts.length; start += e.chunkPrompts) {
+      const batch = await engine.generate({
+        prompts: prompts.slice(start, start + e.chunkPrompts),
+        samplesPerPrompt: n,
+        sampling: e.sampling,
+        seed: config.seed,
+        step,
+        stream: 'eval',
+        promptIndexOffset: start,
+      });
+      const scored = await score(batch);
+      for (let r = 0; r < scored.rows; r++) {
+        if (scored.scores[r]! >= e.threshold) correct[start + scored.promptIndex[r]!]!++;
+        scores.push(scored.scores[r]!);
+      }
+      for (const len of responseLengths(scored)) lengths.push(len);
+    }
     const metrics: Metrics = { [`eval/avg@${n}`]: mean(correct.map((c) => c / n)) };
     for (const k of [...new Set(e.k)].sort((a, b) => a - b)) {
       if (k <= n) metrics[`eval/pass@${k}`] = mean(correct.map((c) => passAtK(n, c, k)));
     }
-    metrics['eval/reward_mean'] = mean(scored.scores);
-    metrics['eval/response_len_mean'] = mean(responseLengths(scored));
+    metrics['eval/reward_mean'] = mean(scores);
+    metrics['eval/response_len_mean'] = mean(lengths);
     metrics['time/eval_s'] = now() - t0;
     return { step, metrics };
   }

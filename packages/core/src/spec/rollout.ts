@@ -15,6 +15,10 @@ export interface RolloutRequest {
   source?: string;
   /** Added to group ids (so groups stay unique when batches are concatenated). */
   groupIdOffset?: number;
+  /** Added to each prompt's index when deriving row seeds, so a request split into chunks
+   * samples exactly what the whole request would. `promptIndex` and group ids stay
+   * per-request. Default 0. */
+  promptIndexOffset?: number;
 }
 
 /** Generates `samplesPerPrompt` responses for each prompt. */

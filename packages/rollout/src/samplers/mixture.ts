@@ -52,11 +52,12 @@ export async function generateWithRowSampling(
   if (isRowwiseEngine(engine)) return engine.generateRows(request, rowSampling);
   const n = request.samplesPerPrompt;
   const stream = request.stream ?? 'main';
+  const promptOffset = request.promptIndexOffset ?? 0;
   const choices: SamplingParams[] = [];
   const byKey = new Map<string, number[]>();
   for (let p = 0; p < request.prompts.length; p++) {
     for (let s = 0; s < n; s++) {
-      const sampling = rowSampling({ prompt: p, sample: s, seed: deriveSeed(request.seed, stream, request.step, p, s) });
+      const sampling = rowSampling({ prompt: p, sample: s, seed: deriveSeed(request.seed, stream, request.step, promptOffset + p, s) });
       const key = JSON.stringify(sampling);
       if (!byKey.has(key)) {
         byKey.set(key, []);

@@ -158,7 +158,7 @@ export class BigramEngine implements RolloutEngine {
     request.prompts.forEach((prompt: PromptRecord, p) => {
       const ids = [tok.bosId, ...tok.encode(prompt.prompt)];
       for (let s = 0; s < request.samplesPerPrompt; s++) {
-        const seed = deriveSeed(request.seed, stream, request.step, p, s);
+        const seed = deriveSeed(request.seed, stream, request.step, (request.promptIndexOffset ?? 0) + p, s);
         const rng = new Rng(seed);
         const response: number[] = [];
         const lp: number[] = [];
