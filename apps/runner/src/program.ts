@@ -20,6 +20,16 @@ const USAGE_CODES: ReadonlySet<RftErrorCode> = new Set([
 
 const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
+function threadsOption(): Option {
+  return new Option('--threads <n>', 'wasm backend threads, 1–4 (default: RFTKIT_WASM_THREADS, else the cores)').argParser(
+    (value: string) => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1 || n > 4) throw new InvalidArgumentError('--threads must be an integer from 1 to 4');
+      return n;
+    },
+  );
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -75,10 +85,19 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--out <dir>', 'run folder (default: runs/<config-name>-<timestamp>)')
     .option('--resume', 'continue the run in --out from its latest checkpoint')
     .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
-    .action(async (config: string, opts: { set: string[]; out?: string; resume?: boolean; backend?: string }) => {
+    .addOption(threadsOption())
+    .action(async (config: string, opts: { set: string[]; out?: string; resume?: boolean; backend?: string; threads?: number }) => {
       await runTrain(
         config,
-        { sets: opts.set, out: opts.out, resume: opts.resume, backend: opts.backend, signal: hooks.signal, progress: createProgress() },
+        {
+          sets: opts.set,
+          out: opts.out,
+          resume: opts.resume,
+          backend: opts.backend,
+          threads: opts.threads,
+          signal: hooks.signal,
+          progress: createProgress(),
+        },
         io,
       );
     });
@@ -94,7 +113,8 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--temperature <t>', "sampling temperature (default: the run's eval sampling, else 1)", positiveNumber('--temperature'))
     .option('--seed <n>', "seed of prompts and samples (default: the run's seed)", seedValue)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
-    .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string }) => {
+    .addOption(threadsOption())
+    .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string; threads?: number }) => {
       await runEval(target, opts, io);
     });
 
@@ -105,8 +125,9 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--set <path=value>', 'override a config field (repeatable)', collect, [])
     .option('--out <dir>', "policy folder (default: the config's out)")
     .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
-    .action(async (config: string, opts: { set: string[]; out?: string; backend?: string }) => {
-      await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend }, io);
+    .addOption(threadsOption())
+    .action(async (config: string, opts: { set: string[]; out?: string; backend?: string; threads?: number }) => {
+      await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads }, io);
     });
 
   registerReproduceCommand(program, io);

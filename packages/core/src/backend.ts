@@ -1,6 +1,14 @@
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './errors';
 import { installKernels } from './kernels/index';
+import {
+  WASM_THREADS_CHECKED_VERSION,
+  prepareWasmThreads,
+  splitWasmThreadPools,
+  unrefWasmWorkers,
+  wasmThreads,
+} from './wasm-threads';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -12,6 +20,17 @@ export interface SelectedBackend {
   source: string;
   /** Why others were passed over (for `auto`). */
   skipped: string[];
+  /** Threads the backend computes on (wasm: XNNPACK's pool, the calling thread included). */
+  threads?: number;
+}
+
+export interface SelectBackendOptions {
+  log?: (message: string) => void;
+  /**
+   * Threads for the wasm backend (1–4). Default: `RFTKIT_WASM_THREADS`, else the machine's
+   * cores up to 4. Takes effect the first time wasm is initialised in a process.
+   */
+  threads?: number;
 }
 
 type Loader = () => Promise<{ source: string }>;
@@ -67,14 +86,61 @@ export function onBackendSelected(hook: (name: SelectedBackend['name']) => void 
   activationHooks.push(hook);
 }
 
-async function activate(name: Exclude<BackendName, 'auto'>): Promise<SelectedBackend> {
+const MAX_WASM_THREADS = 4;
+
+/** The wasm thread count asked for: option, then `RFTKIT_WASM_THREADS`, then the cores. */
+export function requestedWasmThreads(option?: number): number {
+  const fromEnv = process.env.RFTKIT_WASM_THREADS;
+  const raw = option ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : undefined);
+  if (raw === undefined) return Math.min(MAX_WASM_THREADS, os.availableParallelism());
+  if (!Number.isInteger(raw) || raw < 1 || raw > MAX_WASM_THREADS) {
+    const field = option !== undefined ? 'threads' : 'RFTKIT_WASM_THREADS';
+    throw new BackendUnavailableError('wasm', `${field} must be an integer from 1 to ${MAX_WASM_THREADS}, got ${String(option ?? fromEnv)}`);
+  }
+  return raw;
+}
+
+interface WasmBackendModule {
+  version_wasm?: string;
+  getThreadsCount?: () => number;
+}
+
+async function setWasmBackend(threads: number): Promise<number> {
+  const mod = (await import(/* @vite-ignore */ '@tensorflow/tfjs-backend-wasm')) as WasmBackendModule;
+  const fresh = tf.findBackend('wasm') === null;
+  const threaded = fresh && threads > 1 && mod.version_wasm === WASM_THREADS_CHECKED_VERSION;
+  const restore = threaded ? prepareWasmThreads(threads) : undefined;
+  let ok: boolean;
+  try {
+    ok = await tf.setBackend('wasm');
+  } finally {
+    restore?.();
+  }
+  if (!ok && threaded) {
+    // Fall back to the single-threaded build rather than fail the run.
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+    ok = await tf.setBackend('wasm');
+  }
+  if (!ok) throw new Error(`tf.setBackend('wasm') failed after loading @tensorflow/tfjs-backend-wasm`);
+  const wasm = (tf.backend() as unknown as { wasm: unknown }).wasm;
+  unrefWasmWorkers(wasm);
+  if (threaded) splitWasmThreadPools(wasm);
+  return wasmThreads() > 1 ? wasmThreads() : (mod.getThreadsCount?.() ?? 1);
+}
+
+async function activate(name: Exclude<BackendName, 'auto'>, wasmThreads: number): Promise<SelectedBackend> {
   const { source } = await loaders[name]();
-  const ok = await tf.setBackend(name);
-  if (!ok) throw new Error(`tf.setBackend('${name}') failed after loading ${source}`);
+  let threads: number | undefined;
+  if (name === 'wasm') {
+    threads = await setWasmBackend(wasmThreads);
+  } else {
+    const ok = await tf.setBackend(name);
+    if (!ok) throw new Error(`tf.setBackend('${name}') failed after loading ${source}`);
+  }
   await tf.ready();
   await installKernels(name);
   for (const hook of activationHooks) await hook(name);
-  return { name, source, skipped: [] };
+  return { name, source, skipped: [], ...(threads !== undefined ? { threads } : {}) };
 }
 
 /**
@@ -85,21 +151,23 @@ async function activate(name: Exclude<BackendName, 'auto'>): Promise<SelectedBac
  */
 export async function selectBackend(
   requested: BackendName = 'auto',
-  options: { log?: (message: string) => void } = {},
+  options: SelectBackendOptions = {},
 ): Promise<SelectedBackend> {
   if (!BACKEND_NAMES.includes(requested)) {
     throw new BackendUnavailableError(String(requested), `unknown backend; allowed: ${BACKEND_NAMES.join(', ')}`);
   }
+  const wasmThreads = requestedWasmThreads(options.threads);
   await registerGradients();
   const order: Array<Exclude<BackendName, 'auto'>> =
     requested === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [requested];
   const skipped: string[] = [];
   for (const name of order) {
     try {
-      const selected = await activate(name);
+      const selected = await activate(name, wasmThreads);
       selected.skipped = skipped;
+      const threads = selected.threads !== undefined ? `, ${selected.threads} thread${selected.threads === 1 ? '' : 's'}` : '';
       options.log?.(
-        `backend: ${name} (${selected.source})${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`,
+        `backend: ${name} (${selected.source}${threads})${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`,
       );
       return selected;
     } catch (cause) {

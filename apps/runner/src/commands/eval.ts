@@ -22,6 +22,8 @@ export interface EvalOptions {
   prompts?: number;
   seed?: number;
   backend?: string;
+  /** wasm backend threads (1–4); default: RFTKIT_WASM_THREADS, else the cores. */
+  threads?: number;
   temperature?: number;
   registries?: RegistrySet;
 }
@@ -97,7 +99,7 @@ export async function runEval(path: string, options: EvalOptions, io: CliIO): Pr
     ...target.sampling,
     ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
   });
-  await selectBackend((options.backend ?? "auto") as "auto", { log: (m) => io.err(m) });
+  await selectBackend((options.backend ?? "auto") as "auto", { log: (m) => io.err(m), threads: options.threads });
   const task = createTask(registries, taskRef);
   const reward = createReward(registries, options.task !== undefined ? undefined : target.reward, task);
   const prompts = task.generate('test', promptCount, seed);

@@ -12,6 +12,8 @@ import { displayPath } from './train';
 export interface SftCommandOptions {
   sets?: string[];
   backend?: string;
+  /** wasm backend threads (1–4); default: RFTKIT_WASM_THREADS, else the cores. */
+  threads?: number;
   /** Overrides the config's `out`. */
   out?: string;
 }
@@ -31,7 +33,7 @@ export interface SftResult {
 export async function runSft(configPath: string, options: SftCommandOptions, io: CliIO): Promise<SftResult> {
   const { config, registries } = await loadSftConfig(configPath, { sets: options.sets, backend: options.backend });
   if (options.out) config.out = options.out;
-  await selectBackend(config.backend, { log: (m) => io.err(m) });
+  await selectBackend(config.backend, { log: (m) => io.err(m), threads: options.threads });
   const task = createTask(registries, config.task);
   if (!task.solve) {
     throw new ConfigError(configPath, [{ path: 'task.use', message: `task '${task.id}' has no solver, so it cannot make SFT data` }]);

@@ -20,6 +20,8 @@ export interface TrainOptions {
   /** Continue the run in `out` from its latest checkpoint. */
   resume?: boolean;
   backend?: string;
+  /** wasm backend threads (1–4); default: RFTKIT_WASM_THREADS, else the cores. */
+  threads?: number;
   /** Aborting it asks the trainer to stop after the current step (and save a checkpoint). */
   signal?: AbortSignal;
   /** Progress display (default: plain lines to `io.err`). */
@@ -100,7 +102,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
     throw new ConfigError('--out', [{ path: '--out', message: `${outDir} already holds a run; add --resume to continue it, or choose another folder` }]);
   }
 
-  const backend = await selectBackend(config.backend, { log: (m) => io.err(m) });
+  const backend = await selectBackend(config.backend, { log: (m) => io.err(m), threads: options.threads });
   const parts = await compose(config, registries);
   const trainPrompts = parts.task.generate('train', config.data.trainPrompts, config.seed);
   const testPrompts = config.data.testPrompts > 0 ? parts.task.generate('test', config.data.testPrompts, config.seed) : [];

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -60,9 +61,22 @@ function defaultRftCommand(): string[] {
   throw new RftError('E_CONFIG', 'reproduce --parallel: cannot find bin/rft.mjs of the runner; run with --parallel 1');
 }
 
-function runChild(command: string[], args: string[], prefix: string, io: CliIO): Promise<void> {
+/**
+ * Environment of a run among `parallel` at once: unless the user chose a wasm thread count,
+ * the cores are shared out, since threads that wait on a busy core slow every run down.
+ */
+function childEnv(parallel: number): NodeJS.ProcessEnv {
+  if (process.env.RFTKIT_WASM_THREADS) return process.env;
+  const threads = Math.max(1, Math.min(4, Math.floor(availableParallelism() / parallel)));
+  return { ...process.env, RFTKIT_WASM_THREADS: String(threads) };
+}
+
+function runChild(command: string[], args: string[], prefix: string, io: CliIO, parallel: number): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command[0]!, [...command.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command[0]!, [...command.slice(1), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: childEnv(parallel),
+    });
     const forward = (stream: NodeJS.ReadableStream) => {
       let buffer = '';
       stream.setEncoding('utf8');
@@ -141,7 +155,7 @@ export async function runReproduce(suitePath: string, options: ReproduceOptions,
       const args = ['train', run.configPath, ...run.sets.flatMap((s) => ['--set', s]), '--out', dir];
       if (resume) args.push('--resume');
       if (options.backend) args.push('--backend', options.backend);
-      await runChild(options.rftCommand ?? defaultRftCommand(), args, prefix, io);
+      await runChild(options.rftCommand ?? defaultRftCommand(), args, prefix, io, parallel);
     }
     const seconds = (Date.now() - t0) / 1000;
     const previous = existsSync(join(dir, 'reproduce.json')) ? (JSON.parse(await readFile(join(dir, 'reproduce.json'), 'utf8')) as { wallSeconds?: number }) : {};

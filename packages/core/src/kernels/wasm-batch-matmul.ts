@@ -10,6 +10,7 @@ import {
   type WasmBackend,
   wasmFns,
 } from './wasm-internals';
+import { withWasmThreads } from '../wasm-threads';
 
 /**
  * Tuning of the wasm matmul override. tfjs-backend-wasm only sends one shape to XNNPACK
@@ -23,7 +24,19 @@ export const wasmMatMulTuning = {
    * each right-hand matrix for XNNPACK costs more than it saves.
    */
   loopMinRows: 8,
+  /**
+   * Products of at least this many multiply-adds run on all wasm threads (see
+   * `withWasmThreads`); smaller ones stay on the calling thread, where waking the other
+   * threads would cost more than they save.
+   */
+  threadMinMacs: 2_000_000,
 };
+
+/** Runs one XNNPACK product of `macs` multiply-adds, threaded when it is big enough. */
+function run(macs: number, product: () => void): void {
+  if (macs >= wasmMatMulTuning.threadMinMacs) withWasmThreads(product);
+  else product();
+}
 
 const bytes = int32Bytes;
 
@@ -136,23 +149,27 @@ export function wasmMatMul(
     const bData = tensorData(backend, bN);
     if (batchB === 1) {
       // One right-hand matrix: stack every left-hand matrix's rows into one product.
-      fns.batchMatMul(aData.id, bytes([1, batchA * m, k]), 3, bData.id, bytes([1, k, n]), 3, false, false, outData.id);
+      run(batchA * m * k * n, () =>
+        fns.batchMatMul(aData.id, bytes([1, batchA * m, k]), 3, bData.id, bytes([1, k, n]), 3, false, false, outData.id),
+      );
       return out;
     }
     if (batchA === 1) {
       // One left-hand matrix: a·[b_0 | b_1 | ...] as one [m,k]·[k, batch·n] product.
       const bWide = keep(permute(backend, bN, [batchB, k, n], [1, 0, 2]));
       const wide = keep(backend.makeOutput([m, batchB * n], 'float32'));
-      fns.batchMatMul(
-        aData.id,
-        bytes([1, m, k]),
-        3,
-        tensorData(backend, bWide).id,
-        bytes([1, k, batchB * n]),
-        3,
-        false,
-        false,
-        tensorData(backend, wide).id,
+      run(m * k * batchB * n, () =>
+        fns.batchMatMul(
+          aData.id,
+          bytes([1, m, k]),
+          3,
+          tensorData(backend, bWide).id,
+          bytes([1, k, batchB * n]),
+          3,
+          false,
+          false,
+          tensorData(backend, wide).id,
+        ),
       );
       fns.transpose(
         tensorData(backend, wide).id,
@@ -213,7 +230,7 @@ function loopProducts(
       }
       const outId = registerView(backend, outOffset + i * m * n * 4, m * n);
       try {
-        fns.batchMatMul(aId, aShape, 3, bId, bShape, 3, false, false, outId);
+        run(m * k * n, () => fns.batchMatMul(aId, aShape, 3, bId, bShape, 3, false, false, outId));
       } finally {
         releaseView(backend, outId);
       }
