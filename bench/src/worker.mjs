@@ -27,7 +27,7 @@ async function timeIt(fn, reps, warmup = 1) {
 // The kernel overrides keep the kernel they replaced under this symbol (see
 // packages/core/src/kernels/override.ts); toggling them gives "before" figures.
 const ORIGINAL = Symbol.for('rftkit.kernels.original');
-const OVERRIDDEN = ['BatchMatMul', 'Pow', 'Sum'];
+const OVERRIDDEN = ['BatchMatMul', 'Cast', 'Identity', 'Pow', 'Sum'];
 const stash = new Map();
 function setOverrides(on) {
   if (backend !== 'wasm') return;

@@ -1,6 +1,7 @@
 import type { SelectedBackend } from '../backend';
 import { overrideKernel, restoreKernel } from './override';
 import { makeWasmBatchMatMul } from './wasm-batch-matmul';
+import { makeWasmCast, makeWasmIdentity } from './wasm-identity';
 import { makeWasmPow } from './wasm-pow';
 import { makeWasmSum } from './wasm-sum';
 
@@ -8,6 +9,8 @@ import { makeWasmSum } from './wasm-sum';
 const OVERRIDES: Record<string, Record<string, Parameters<typeof overrideKernel>[2]>> = {
   wasm: {
     BatchMatMul: makeWasmBatchMatMul,
+    Cast: makeWasmCast,
+    Identity: makeWasmIdentity,
     Pow: makeWasmPow,
     Sum: makeWasmSum,
   },
