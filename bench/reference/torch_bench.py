@@ -149,7 +149,8 @@ def rft(o):
 
     Rollout: prefill the prompts, then decode `maxResponse` tokens with the KV cache and
     multinomial sampling at T=1 (behaviour log-probs kept). Update: old log-probs without
-    gradient, then PPO-clip (dual-clip 3) token-mean forward/backward, global-norm clip 1
+    gradient for the rows after the first mini-batch (the first mini-batch detaches its own
+    forward, as rftkit's trainer and TRL do), then PPO-clip (dual-clip 3) token-mean forward/backward, global-norm clip 1
     and AdamW per mini-batch. Reward, advantage and AEPO's extra rollout are not modelled.
     """
     shape, cfg = o.get('shape'), o['trainer']
@@ -186,12 +187,15 @@ def rft(o):
         return m(x)[:, :-1].log_softmax(-1).gather(-1, x[:, 1:, None])[..., 0]
 
     def update():
+        mb, micro = cfg['miniBatchSamples'], cfg['microBatchSamples']
         with torch.no_grad():
-            old = torch.cat([token_logp(model, ids[i:i + cfg['microBatchSamples']]) for i in range(0, B, cfg['microBatchSamples'])])
-        mb = cfg['miniBatchSamples']
+            chunks = [token_logp(model, ids[i:min(i + micro, B)]) for i in range(min(mb, B), B, micro)]
+            rest = torch.cat(chunks) if chunks else None
         for i in range(0, B, mb):
             sl = slice(i, i + mb)
-            ratio = (token_logp(model, ids[sl]) - old[sl]).exp()
+            logp = token_logp(model, ids[sl])
+            old = logp.detach() if i == 0 else rest[i - mb:i - mb + logp.shape[0]]
+            ratio = (logp - old).exp()
             a = adv[sl]
             pg = torch.maximum(-a * ratio, -a * ratio.clamp(0.8, 1.2))
             pg = torch.where(a < 0, torch.minimum(pg, -a * 3), pg)

@@ -351,7 +351,6 @@ export function createTrainer(options: TrainerOptions): Trainer {
     for (const reg of regularizers) if (reg.shapeAdvantages) batch = await reg.shapeAdvantages(batch, context);
 
     const tUpdate = now();
-    const oldLogp = hostTokenStats(policy, batch, 1, config.microBatchSamples).logp;
     const refLogp = reference ? hostTokenStats(reference, batch, 1, config.microBatchSamples).logp : undefined;
     const lr = learningRate(config.optimizer, s, config.steps);
     const updateMetrics = runUpdate({
@@ -361,7 +360,6 @@ export function createTrainer(options: TrainerOptions): Trainer {
       aggregator,
       regularizers,
       batch,
-      oldLogp,
       refLogp,
       miniBatchSamples: config.miniBatchSamples,
       microBatchSamples: config.microBatchSamples,

@@ -205,5 +205,54 @@ describeBackends('runUpdate', () => {
     expect(a.metrics['test/entropy_term']).toBeGreaterThan(0);
     expect(a.metrics.grad_norm).toBeGreaterThan(0);
   });
+
+  it('without oldLogp, reuses the first mini-batch forward and computes the rest: same update as precomputed', async () => {
+    const run = async (precompute: boolean, miniBatchSamples: number, epochs: number) => {
+      const policy = new BigramPolicy(tok, 5);
+      const batch = await randomBatch(policy);
+      const opt = adam(policy, 0.05, 0.5);
+      const input: UpdateInput = {
+        policy,
+        optimizer: opt,
+        loss: ppoClipLoss,
+        aggregator: tokenMean,
+        regularizers: [entropyBonus(0.1)],
+        batch,
+        ...(precompute ? { oldLogp: hostTokenStats(policy, batch).logp } : {}),
+        miniBatchSamples,
+        microBatchSamples: 2,
+        epochs,
+        gradClip: 0.5,
+        lr: 0.05,
+        info,
+      };
+      // Count forward passes: rows given to tokenStats, summed.
+      let forwardRows = 0;
+      const tokenStats = policy.tokenStats.bind(policy);
+      policy.tokenStats = (inputs, options) => {
+        forwardRows += inputs.tokens.shape[0];
+        return tokenStats(inputs, options);
+      };
+      const metrics = await expectNoLeaks(() => runUpdate(input));
+      const w = policy.values();
+      opt.dispose();
+      policy.dispose();
+      return { metrics, w, forwardRows, rows: batch.rows };
+    };
+    for (const [mini, epochs] of [
+      [4, 2],
+      [6, 1],
+    ] as const) {
+      const given = await run(true, mini, epochs);
+      const lazy = await run(false, mini, epochs);
+      expectAllClose(lazy.w, given.w, { atol: 1e-6, label: `weights, mini=${mini} epochs=${epochs}` });
+      for (const k of Object.keys(given.metrics)) {
+        expectAllClose([lazy.metrics[k]!], [given.metrics[k]!], { atol: 1e-6, rtol: 1e-5, label: `${k}, mini=${mini}` });
+      }
+      // Training forwards cover rows × epochs; the old-logp pass only rows outside the first mini-batch.
+      expect(given.forwardRows).toBe(given.rows * epochs);
+      expect(lazy.forwardRows).toBe(given.rows * epochs + Math.max(given.rows - mini, 0));
+    }
+  });
 });
 

@@ -11,7 +11,9 @@ import {
   type TrainBatch,
   type UpdateContext,
 } from '@rftkit/core';
+import { stopGradient } from '@rftkit/losses';
 import { type AdamOptimizer, clipByGlobalNorm } from './optimizer';
+import { hostTokenStats } from './token-stats';
 
 export interface UpdateInput {
   policy: Policy;
@@ -20,8 +22,14 @@ export interface UpdateInput {
   aggregator: LossAggregator;
   regularizers: readonly Regularizer[];
   batch: TrainBatch;
-  /** Log-probs of every row under the pre-update policy at T=1, `[rows * seqLen]`. */
-  oldLogp: Float32Array;
+  /**
+   * Log-probs of every row under the pre-update policy at T=1, `[rows * seqLen]`. When
+   * omitted, `runUpdate` computes them: the first mini-batch of the first epoch reads its
+   * own forward pass, detached (the policy has not moved yet, so that forward *is* the old
+   * policy's), and only the other rows get a separate forward before the first optimizer
+   * step. With one mini-batch and one epoch no extra forward runs at all.
+   */
+  oldLogp?: Float32Array;
   /** Reference-policy log-probs, when the run has a reference. */
   refLogp?: Float32Array;
   miniBatchSamples: number;
@@ -38,6 +46,34 @@ function sliceRows(src: Float32Array | Int32Array, rows: readonly number[], seqL
     dst.set(src.subarray(r * seqLen, (r + 1) * seqLen), i * seqLen);
   });
   return dst;
+}
+
+/** Writes `[rows.length * seqLen]` values into `dst` at the rows `rows`. */
+function scatterRows(dst: Float32Array, src: Float32Array, rows: readonly number[], seqLen: number): void {
+  rows.forEach((r, i) => {
+    dst.set(src.subarray(i * seqLen, (i + 1) * seqLen), r * seqLen);
+  });
+}
+
+/**
+ * Old log-probs `[rows * seqLen]` for every row outside `reuseRows`, from a forward pass
+ * in micro-batches; `reuseRows` stay zero until their own first forward fills them.
+ */
+function preUpdateLogp(input: UpdateInput, reuseRows: readonly number[]): Float32Array {
+  const { batch } = input;
+  const { rows, seqLen } = batch;
+  const out = new Float32Array(rows * seqLen);
+  const reused = new Set(reuseRows);
+  const rest = Array.from({ length: rows }, (_, r) => r).filter((r) => !reused.has(r));
+  if (rest.length === 0) return out;
+  const sub = {
+    rows: rest.length,
+    seqLen,
+    tokens: sliceRows(batch.tokens, rest, seqLen) as Int32Array,
+    attentionMask: sliceRows(batch.attentionMask, rest, seqLen) as Float32Array,
+  };
+  scatterRows(out, hostTokenStats(input.policy, sub, 1, input.microBatchSamples).logp, rest, seqLen);
+  return out;
 }
 
 /** Weighted running means of scalar metrics. */
@@ -92,12 +128,21 @@ export function runUpdate(input: UpdateInput): Metrics {
   let lossSum = 0;
   let normSum = 0;
   let optimizerSteps = 0;
-
-  for (let epoch = 0; epoch < input.epochs; epoch++) {
+  const shuffled = (epoch: number) => {
     const order = Array.from({ length: rows }, (_, i) => i);
     Rng.derive(info.seed, 'shuffle', info.step, epoch).shuffle(order);
+    return order;
+  };
+  // Rows whose old log-probs come from their own first training forward (see `oldLogp`).
+  const reuseRows = input.oldLogp ? [] : shuffled(0).slice(0, input.miniBatchSamples);
+  const oldLogpHost = input.oldLogp ?? preUpdateLogp(input, reuseRows);
+
+  for (let epoch = 0; epoch < input.epochs; epoch++) {
+    const order = shuffled(epoch);
     for (let m0 = 0; m0 < rows; m0 += input.miniBatchSamples) {
       const mini = order.slice(m0, m0 + input.miniBatchSamples);
+      // The first mini-batch of the first epoch is exactly `reuseRows`.
+      const reuse = reuseRows.length > 0 && epoch === 0 && m0 === 0;
       const aggregation: AggregationContext = {
         totalTokens: mini.reduce((a, r) => a + rowTokens[r]!, 0),
         totalSequences: mini.length,
@@ -114,13 +159,14 @@ export function runUpdate(input: UpdateInput): Metrics {
         const keptTerms: Array<[string, tf.Scalar]> = [];
         // First pass only: per-row masked sums [n], split by row source on the host.
         const keptRows: Array<['entropy' | 'nll', tf.Tensor1D]> = [];
+        let keptLogp: tf.Tensor | undefined;
         const { value, grads } = tf.tidy(() => {
           const n = micro.length;
           const shape: [number, number] = [n, seqLen];
           const tokens = tf.tensor2d(sliceRows(batch.tokens, micro, seqLen), shape, 'int32');
           const attentionMask = tf.tensor2d(sliceRows(batch.attentionMask, micro, seqLen), shape);
           const mask = tf.tensor2d(sliceRows(batch.responseMask, micro, seqLen), shape);
-          const oldLogp = tf.tensor2d(sliceRows(input.oldLogp, micro, seqLen), shape);
+          const hostOld = reuse ? undefined : tf.tensor2d(sliceRows(oldLogpHost, micro, seqLen), shape);
           const refLogp = input.refLogp ? tf.tensor2d(sliceRows(input.refLogp, micro, seqLen), shape) : undefined;
           const advantages = tf.tensor2d(sliceRows(batch.advantages, micro, seqLen), shape);
           const rowWeights = batch.rowWeights
@@ -128,6 +174,8 @@ export function runUpdate(input: UpdateInput): Metrics {
             : undefined;
           return tf.variableGrads(() => {
             const stats = policy.tokenStats({ tokens, attentionMask });
+            const oldLogp = hostOld ?? (stopGradient(stats.logp) as tf.Tensor2D);
+            if (!hostOld) keptLogp = tf.keep(oldLogp);
             const ctx: UpdateContext = {
               ...info,
               logp: stats.logp,
@@ -172,6 +220,11 @@ export function runUpdate(input: UpdateInput): Metrics {
         });
         miniLoss += value.dataSync()[0]!;
         value.dispose();
+        if (keptLogp) {
+          // Later epochs read these rows' old log-probs from the host array.
+          scatterRows(oldLogpHost, keptLogp.dataSync() as Float32Array, micro, seqLen);
+          keptLogp.dispose();
+        }
         accum = variables.map((v, i) => {
           const g = grads[v.name];
           const prev = accum[i]!;
