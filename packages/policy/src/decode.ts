@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecodeSession, type ForwardInput, ShapeError } from '@rftkit/core';
-import { dense, layerNorm, rotaryAngles, rotate } from './layers';
-import { attend, dims, embed, forwardLogits, head, type LayerKV, mlpResidual, NEG, type Params, qkv } from './model';
+import { attention } from '@rftkit/core';
+import { dense, layerNorm, rotaryAngles } from './layers';
+import { dims, embed, forwardLogits, head, type LayerKV, mlpResidual, type Params, qkv, rotateHeads } from './model';
 import type { TransformerConfig } from './options';
 
 /** `tf.tidy` for a structured result (tidy keeps every tensor found in it). */
@@ -13,8 +14,8 @@ function tidyObj<T>(fn: () => T): T {
 interface Tables {
   /** `[maxNew, B]` int32 position id of the token fed at step s. */
   positions: tf.Tensor2D;
-  /** `[B, 1, 1, promptLen + maxNew]` additive score bias: 0 on real keys, NEG on prompt padding. */
-  bias: tf.Tensor4D;
+  /** `[B, promptLen + maxNew]` key visibility: 1 on real keys, 0 on prompt padding. */
+  keyMask: tf.Tensor2D;
 }
 
 /**
@@ -53,7 +54,7 @@ export function startDecodeSession(
     const keyValid = tf.concat([maskF, tf.ones([B, maxNewTokens])], 1);
     const tables: Tables = {
       positions: tf.add(tf.expandDims(base, 0), tf.expandDims(tf.range(0, maxNewTokens, 1, 'int32'), 1)),
-      bias: tf.reshape(tf.mul(tf.sub(1, keyValid), NEG), [B, 1, 1, S]) as tf.Tensor4D,
+      keyMask: keyValid as tf.Tensor2D,
     };
     return { last, caches, tables };
   });
@@ -77,24 +78,25 @@ export function startDecodeSession(
         const pos = tf.reshape(tf.slice(tables.positions, [s, 0], [1, B]), [B]) as tf.Tensor1D;
         let x = embed(P, cfg, ids, pos);
         // Keys written so far: the prompt's and one per step, this one included.
-        const bias = tf.slice(tables.bias, [0, 0, 0, 0], [B, 1, 1, promptLen + s + 1]);
+        const keyMask = tf.slice(tables.keyMask, [0, 0], [B, promptLen + s + 1]);
         const rope = cfg.positions === 'rotary' ? rotaryAngles(tf.reshape(pos, [B, 1, 1]), dm.headDim) : null;
         const next: LayerKV[] = [];
         for (let i = 0; i < cfg.nLayers; i++) {
           const p = `blocks.${i}.`;
           const h = layerNorm(x, P[`${p}ln1.gamma`]!, P[`${p}ln1.beta`]!) as tf.Tensor2D;
           const [qf, kf, vf] = qkv(P, i, h);
-          let q = tf.reshape(qf, [B, dm.heads, 1, dm.headDim]) as tf.Tensor4D;
-          let k: tf.Tensor = tf.reshape(kf, [B, dm.heads, 1, dm.headDim]);
+          let q = tf.reshape(qf, [B, 1, dm.d]) as tf.Tensor3D;
+          let k = tf.reshape(kf, [B, 1, dm.d]) as tf.Tensor3D;
           if (rope) {
-            q = rotate(q, rope.cos, rope.sin) as tf.Tensor4D;
-            k = rotate(k, rope.cos, rope.sin);
+            q = rotateHeads(q, rope, dm);
+            k = rotateHeads(k, rope, dm);
           }
           const cache = caches[i]!;
-          const kc = tf.concat([cache.k, tf.reshape(k, [B * dm.heads, 1, dm.headDim])], 1) as tf.Tensor3D;
-          const vc = tf.concat([cache.v, tf.reshape(vf, [B * dm.heads, 1, dm.headDim])], 1) as tf.Tensor3D;
+          const kc = tf.concat([cache.k, k], 1) as tf.Tensor3D;
+          const vc = tf.concat([cache.v, tf.reshape(vf, [B, 1, dm.d])], 1) as tf.Tensor3D;
           next.push({ k: kc, v: vc });
-          x = tf.add(x, dense(attend(q, kc, vc, bias, dm), P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
+          const att = tf.reshape(attention(q, kc, vc, keyMask, { heads: dm.heads, causal: false }), [B, dm.d]) as tf.Tensor2D;
+          x = tf.add(x, dense(att, P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
           x = mlpResidual(x, P, i);
         }
         return { logits: head(P, x), next };
@@ -108,7 +110,7 @@ export function startDecodeSession(
       if (disposed) return;
       disposed = true;
       for (const c of caches) tf.dispose([c.k, c.v]);
-      tf.dispose([tables.positions, tables.bias]);
+      tf.dispose([tables.positions, tables.keyMask]);
       caches = [];
     },
   };

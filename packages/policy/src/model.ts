@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, ShapeError } from '@rftkit/core';
+import { attention, Rng, ShapeError } from '@rftkit/core';
 import { dense, gelu, layerNorm, lookup, rotaryAngles, rotate } from './layers';
 import type { TransformerConfig } from './options';
 
@@ -63,10 +63,7 @@ export function initValues(spec: ParamSpec, seed: number): Float32Array {
   return out;
 }
 
-/** Additive score bias for hidden keys: finite, so a row with no visible key stays NaN-free. */
-export const NEG = -1e9;
-
-/** Per-layer keys/values `[B·H, T, dh]` (keys after rotary), from a prefill. */
+/** Per-layer keys/values `[B, T, d]` (heads side by side; keys after rotary), from a prefill. */
 export interface LayerKV {
   k: tf.Tensor3D;
   v: tf.Tensor3D;
@@ -82,23 +79,10 @@ export function dims(cfg: TransformerConfig): Dims {
   return { d: cfg.dModel, heads: cfg.nHeads, headDim: cfg.dModel / cfg.nHeads };
 }
 
-/** `[B·T, d]` → `[B, H, T, dh]`. */
-function splitHeads(x: tf.Tensor, B: number, T: number, dm: Dims): tf.Tensor4D {
-  return tf.transpose(tf.reshape(x, [B, T, dm.heads, dm.headDim]), [0, 2, 1, 3]);
-}
-
-/**
- * Scaled dot-product attention. `q [B,H,Tq,dh]`, `k`/`v` `[B·H, Tk, dh]`, `bias`
- * broadcastable to `[B,H,Tq,Tk]` (0 for visible keys, −1e9 for hidden). Returns `[B·Tq, d]`.
- */
-export function attend(q: tf.Tensor4D, k: tf.Tensor3D, v: tf.Tensor3D, bias: tf.Tensor, dm: Dims): tf.Tensor2D {
-  const [B, H, Tq] = q.shape;
-  const Tk = k.shape[1];
-  const q3 = tf.reshape(q, [B * H, Tq, dm.headDim]);
-  const scores = tf.mul(tf.matMul(q3, k, false, true), 1 / Math.sqrt(dm.headDim));
-  const probs = tf.softmax(tf.add(tf.reshape(scores, [B, H, Tq, Tk]), bias));
-  const out = tf.matMul(tf.reshape(probs, [B * H, Tq, Tk]) as tf.Tensor3D, v);
-  return tf.reshape(tf.transpose(tf.reshape(out, [B, H, Tq, dm.headDim]), [0, 2, 1, 3]), [B * Tq, dm.d]);
+/** Rotary rotation of `x [B, T, d]` per head, with `cos`/`sin` broadcastable to `[B, T, H, dh/2]`. */
+export function rotateHeads(x: tf.Tensor3D, rope: { cos: tf.Tensor; sin: tf.Tensor }, dm: Dims): tf.Tensor3D {
+  const [B, T] = x.shape;
+  return tf.reshape(rotate(tf.reshape(x, [B, T, dm.heads, dm.headDim]), rope.cos, rope.sin), [B, T, dm.d]);
 }
 
 /** Query, key and value projections `[N, d]` each of block `i`. */
@@ -145,32 +129,26 @@ export function forwardLogits(
   const [B, T] = tokens.shape;
   if (T > cfg.maxSeqLen) throw new ShapeError('policy.forward', `sequence length ${T} exceeds maxSeqLen ${cfg.maxSeqLen}`);
   const dm = dims(cfg);
-  const maskF = tf.cast(mask, 'float32');
+  const maskF = tf.cast(mask, 'float32') as tf.Tensor2D;
   const positions = tf.relu(tf.sub(tf.cumsum(maskF, 1), 1));
   const posInt = tf.cast(positions, 'int32');
   let x = embed(P, cfg, tf.reshape(tf.cast(tokens, 'int32'), [B * T]), tf.reshape(posInt, [B * T]));
-
-  // Causal × key-padding visibility → additive bias [B,1,T,T].
-  const causal = new Float32Array(T * T);
-  for (let i = 0; i < T; i++) for (let j = 0; j <= i; j++) causal[i * T + j] = 1;
-  const visible = tf.mul(tf.tensor2d(causal, [T, T]), tf.reshape(maskF, [B, 1, 1, T]));
-  const bias = tf.mul(tf.sub(1, visible), NEG);
-  const rope = cfg.positions === 'rotary' ? rotaryAngles(tf.reshape(positions, [B, 1, T]), dm.headDim) : null;
+  const rope = cfg.positions === 'rotary' ? rotaryAngles(tf.reshape(positions, [B, T, 1]), dm.headDim) : null;
 
   for (let i = 0; i < cfg.nLayers; i++) {
     const p = `blocks.${i}.`;
     const h = layerNorm(x, P[`${p}ln1.gamma`]!, P[`${p}ln1.beta`]!) as tf.Tensor2D;
     const [qf, kf, vf] = qkv(P, i, h);
-    let q = splitHeads(qf, B, T, dm);
-    let k = splitHeads(kf, B, T, dm);
+    let q = tf.reshape(qf, [B, T, dm.d]) as tf.Tensor3D;
+    let k = tf.reshape(kf, [B, T, dm.d]) as tf.Tensor3D;
+    const v = tf.reshape(vf, [B, T, dm.d]) as tf.Tensor3D;
     if (rope) {
-      q = rotate(q, rope.cos, rope.sin) as tf.Tensor4D;
-      k = rotate(k, rope.cos, rope.sin) as tf.Tensor4D;
+      q = rotateHeads(q, rope, dm);
+      k = rotateHeads(k, rope, dm);
     }
-    const k3 = tf.reshape(k, [B * dm.heads, T, dm.headDim]) as tf.Tensor3D;
-    const v3 = tf.reshape(splitHeads(vf, B, T, dm), [B * dm.heads, T, dm.headDim]) as tf.Tensor3D;
-    collect?.push({ k: k3, v: v3 });
-    const att = attend(q, k3, v3, bias, dm);
+    collect?.push({ k, v });
+    // Causal, padded keys hidden; core's fused op (one SIMD kernel each way on wasm).
+    const att = tf.reshape(attention(q, k, v, maskF, { heads: dm.heads, causal: true }), [B * T, dm.d]) as tf.Tensor2D;
     x = tf.add(x, dense(att, P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
     x = mlpResidual(x, P, i);
   }

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { type AttentionDims, attentionBackward, attentionForward } from './js-attention';
+import { runSimd, simdKernels } from './simd';
 import { isWasmBackend, tensorData } from './wasm-internals';
 
 /**
@@ -17,6 +19,8 @@ export const ADAM_UPDATE = 'RftAdamUpdate';
 export const TOKEN_LOGP = 'RftTokenLogp';
 export const SUM_OF_SQUARES = 'RftSumOfSquares';
 export const TOKEN_LOGP_GRAD = 'RftTokenLogpGrad';
+export const ATTENTION = 'RftAttention';
+export const ATTENTION_GRAD = 'RftAttentionGrad';
 
 /** Inputs arrive as Float32Array views, int32 inputs as Int32Array (typed loosely here). */
 type Compute = (ins: Float32Array[], outs: Float32Array[]) => void;
@@ -272,6 +276,12 @@ function tokenLogpBackward(
   }
 }
 
+function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, attrs?: Record<string, unknown>): AttentionDims {
+  const H = attrs?.heads as number;
+  const [B, Tq, D] = q.shape as [number, number, number];
+  return { B, Tq, Tk: k.shape[1] as number, H, dh: D / H, causal: Boolean(attrs?.causal) };
+}
+
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
 
 function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo | tf.TensorInfo[] }> {
@@ -318,6 +328,41 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         runJs(backend, [dlogp!, dentropy!, logits!, targets!], [[...logits!.shape]], ([g1, g2, lv, tv], [dx]) =>
           tokenLogpBackward(g1!, g2!, lv!, tv as unknown as Int32Array, dx!, 1 / (attrs?.temperature as number)),
         )[0]!,
+    },
+    {
+      // wasm: the SIMD build of the same loops (simd/kernels.c); cpu: JavaScript.
+      name: ATTENTION,
+      func: ({ inputs: { q, k, v, keyMask }, backend, attrs }) => {
+        const d = attentionDims(q!, k!, attrs);
+        const ins = [q!, k!, v!, keyMask!];
+        const outShapes = [[...q!.shape], [d.B, d.H, d.Tq, d.Tk]];
+        const simd = isWasmBackend(backend) ? simdKernels(backend) : undefined;
+        if (simd && isWasmBackend(backend)) {
+          return runSimd(backend, ins, outShapes, ([qp, kp, vp, mp], [op, pp]) =>
+            simd.attention_forward(qp!, kp!, vp!, mp!, op!, pp!, d.B, d.Tq, d.Tk, d.H, d.dh, d.causal ? 1 : 0),
+          );
+        }
+        return runJs(backend, ins, outShapes, ([qv, kv, vv, mv], [out, probs]) =>
+          attentionForward(qv!, kv!, vv!, mv!, out!, probs!, d),
+        );
+      },
+    },
+    {
+      name: ATTENTION_GRAD,
+      func: ({ inputs: { dy, q, k, v, probs }, backend, attrs }) => {
+        const d = attentionDims(q!, k!, attrs);
+        const ins = [dy!, q!, k!, v!, probs!];
+        const outShapes = [[...q!.shape], [...k!.shape], [...v!.shape]];
+        const simd = isWasmBackend(backend) ? simdKernels(backend) : undefined;
+        if (simd && isWasmBackend(backend)) {
+          return runSimd(backend, ins, outShapes, ([g, qp, kp, vp, pp], [dq, dk, dv]) =>
+            simd.attention_backward(g!, qp!, kp!, vp!, pp!, dq!, dk!, dv!, d.B, d.Tq, d.Tk, d.H, d.dh),
+          );
+        }
+        return runJs(backend, ins, outShapes, ([dyv, qv, kv, vv, pv], [dq, dk, dv]) =>
+          attentionBackward(dyv!, qv!, kv!, vv!, pv!, dq!, dk!, dv!, d),
+        );
+      },
     },
     {
       // Inputs named t0, t1, …: Σ over all of them of x², accumulated in double.

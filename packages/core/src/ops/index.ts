@@ -1,3 +1,4 @@
+export { type AttentionOptions, attention, attentionComposite } from './attention';
 export { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
 export { gelu, geluComposite } from './gelu';
 export { layerNorm, layerNormComposite } from './layer-norm';

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { expectAllClose } from '../testing/close';
+import { attentionBackward, attentionForward } from './js-attention';
+import { SIMD_MODULE, SIMD_MODULE_SHARED } from './simd-module';
+
+// Both builds of the SIMD module, each on a memory of its own kind, against the JavaScript
+// kernels (the cpu backend's) on the same inputs. Independent of which build tfjs loaded.
+type Kernels = Record<'attention_forward' | 'attention_backward', (...args: number[]) => void>;
+interface Api {
+  Module: { new (bytes: Uint8Array): object; imports(m: object): unknown[]; exports(m: object): Array<{ name: string }> };
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => { buffer: ArrayBufferLike };
+  Instance: new (m: object, imports: object) => { exports: Kernels };
+}
+const WA = (globalThis as unknown as { WebAssembly: Api }).WebAssembly;
+
+function lcg(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return new Float32Array(n).map(() => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s / 2 ** 32) * 2 - 1;
+  });
+}
+
+describe('SIMD kernels module', () => {
+  for (const [label, base64, shared] of [
+    ['plain memory', SIMD_MODULE, false],
+    ['shared memory', SIMD_MODULE_SHARED, true],
+  ] as const) {
+    it(`${label}: imports only env.memory, exports the kernels, and matches the JavaScript kernels`, () => {
+      const module = new WA.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+      expect(WA.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
+      expect(WA.Module.exports(module).map((e) => e.name).sort()).toEqual(['attention_backward', 'attention_forward']);
+      const memory = new WA.Memory(shared ? { initial: 4, maximum: 16, shared: true } : { initial: 4 });
+      const k = new WA.Instance(module, { env: { memory } }).exports;
+
+      const d = { B: 2, Tq: 5, Tk: 5, H: 2, dh: 8, causal: true };
+      const D = d.H * d.dh;
+      const nq = d.B * d.Tq * D;
+      const nk = d.B * d.Tk * D;
+      const np = d.B * d.H * d.Tq * d.Tk;
+      // Lay the buffers out one after another, away from address 0.
+      let at = 1024;
+      const alloc = (n: number) => {
+        const view = new Float32Array(memory.buffer, at, n);
+        at += n * 4;
+        return view;
+      };
+      const [q, kk, v, mask, out, probs, dout, dq, dk, dv] = [nq, nk, nk, d.B * d.Tk, nq, np, nq, nq, nk, nk].map(alloc) as Float32Array[];
+      q!.set(lcg(nq, 1));
+      kk!.set(lcg(nk, 2));
+      v!.set(lcg(nk, 3));
+      mask!.set([0, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+      dout!.set(lcg(nq, 4));
+      const ptr = (a: Float32Array) => a.byteOffset;
+      k.attention_forward(ptr(q!), ptr(kk!), ptr(v!), ptr(mask!), ptr(out!), ptr(probs!), d.B, d.Tq, d.Tk, d.H, d.dh, 1);
+      k.attention_backward(ptr(dout!), ptr(q!), ptr(kk!), ptr(v!), ptr(probs!), ptr(dq!), ptr(dk!), ptr(dv!), d.B, d.Tq, d.Tk, d.H, d.dh);
+
+      const js = { out: new Float32Array(nq), probs: new Float32Array(np), dq: new Float32Array(nq), dk: new Float32Array(nk), dv: new Float32Array(nk) };
+      attentionForward(q!, kk!, v!, mask!, js.out, js.probs, d);
+      attentionBackward(dout!, q!, kk!, v!, js.probs, js.dq, js.dk, js.dv, d);
+      expectAllClose(probs!, js.probs, { rtol: 1e-5, atol: 1e-6, label: 'probs' });
+      expectAllClose(out!, js.out, { rtol: 1e-5, atol: 1e-6, label: 'out' });
+      expectAllClose(dq!, js.dq, { rtol: 1e-4, atol: 1e-6, label: 'dq' });
+      expectAllClose(dk!, js.dk, { rtol: 1e-4, atol: 1e-6, label: 'dk' });
+      expectAllClose(dv!, js.dv, { rtol: 1e-4, atol: 1e-6, label: 'dv' });
+      // The first query of batch row 0 sees no key (its only causal key is masked): uniform.
+      expectAllClose(probs!.subarray(0, d.Tk), new Float32Array(d.Tk).fill(1 / d.Tk), { rtol: 1e-6 });
+    });
+  }
+});

@@ -1,0 +1,109 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { SIMD_MODULE, SIMD_MODULE_SHARED } from './simd-module';
+import { tensorData, type WasmBackend } from './wasm-internals';
+
+/**
+ * rftkit's own SIMD kernels (`packages/core/simd/kernels.c`), instantiated on the memory of
+ * tfjs-backend-wasm so they read and write the backend's tensors in place. Pointers are
+ * byte offsets into that memory; `int` arguments are i32.
+ */
+export interface SimdKernels {
+  attention_forward(
+    q: number,
+    k: number,
+    v: number,
+    keyMask: number,
+    out: number,
+    probs: number,
+    B: number,
+    Tq: number,
+    Tk: number,
+    H: number,
+    dh: number,
+    causal: number,
+  ): void;
+  attention_backward(
+    dout: number,
+    q: number,
+    k: number,
+    v: number,
+    probs: number,
+    dq: number,
+    dk: number,
+    dv: number,
+    B: number,
+    Tq: number,
+    Tk: number,
+    H: number,
+    dh: number,
+  ): void;
+}
+
+/** The parts of the WebAssembly JS API used here (the project's TS libs leave it out). */
+interface WasmMemory {
+  buffer: ArrayBufferLike;
+}
+interface WebAssemblyApi {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WA = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
+interface EmscriptenMemoryHolder {
+  wasmMemory?: unknown;
+  asm?: Record<string, unknown>;
+}
+
+/** The backend's `WebAssembly.Memory`: `Module.wasmMemory` (threaded build) or an export. */
+function backendMemory(wasm: unknown): WasmMemory | undefined {
+  const m = wasm as EmscriptenMemoryHolder;
+  if (m.wasmMemory instanceof WA.Memory) return m.wasmMemory;
+  for (const value of Object.values(m.asm ?? {})) if (value instanceof WA.Memory) return value;
+  return undefined;
+}
+
+const byModule = new WeakMap<object, SimdKernels | null>();
+
+function decode(base64: string): Uint8Array {
+  return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+}
+
+/** The SIMD kernels bound to `backend`'s memory, or undefined when they cannot load there. */
+export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
+  const key = backend.wasm as unknown as object;
+  let kernels = byModule.get(key);
+  if (kernels === undefined) {
+    kernels = null;
+    const memory = backendMemory(backend.wasm);
+    if (memory) {
+      try {
+        const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+        const module = new WA.Module(decode(shared ? SIMD_MODULE_SHARED : SIMD_MODULE));
+        kernels = new WA.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
+      } catch {
+        kernels = null; // e.g. a runtime without wasm SIMD: callers fall back.
+      }
+    }
+    byModule.set(key, kernels);
+  }
+  return kernels ?? undefined;
+}
+
+/**
+ * Allocates `outShapes` (float32) on the wasm backend and calls `compute` with the byte
+ * offsets of the inputs and then the outputs.
+ */
+export function runSimd(
+  backend: WasmBackend,
+  inputs: tf.TensorInfo[],
+  outShapes: number[][],
+  compute: (inputs: number[], outputs: number[]) => void,
+): tf.TensorInfo[] {
+  const outs = outShapes.map((s) => backend.makeOutput(s, 'float32'));
+  compute(
+    inputs.map((t) => tensorData(backend, t).memoryOffset),
+    outs.map((t) => tensorData(backend, t).memoryOffset),
+  );
+  return outs;
+}

@@ -1,0 +1,101 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expect, it } from 'vitest';
+import { ATTENTION } from '../kernels/js-kernels';
+import { simdKernels } from '../kernels/simd';
+import { isWasmBackend } from '../kernels/wasm-internals';
+import { describeBackends } from '../testing/backends';
+import { expectAllClose } from '../testing/close';
+import { attention, attentionComposite } from './attention';
+
+function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  let s = seed >>> 0;
+  const vals = new Float32Array(n).map(() => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return ((s / 2 ** 32) * 2 - 1) * scale;
+  });
+  return tf.tensor(vals, shape);
+}
+
+describeBackends('attention', (backend) => {
+  it('runs as one kernel (SIMD on wasm) and matches a hand-computed single-head case', () => {
+    // One head, dh = 1, three keys; the third is hidden by the mask.
+    const q = tf.tensor3d([2], [1, 1, 1]);
+    const k = tf.tensor3d([0, 1, 5], [1, 3, 1]);
+    const v = tf.tensor3d([1, 3, 100], [1, 3, 1]);
+    const mask = tf.tensor2d([[1, 1, 0]]);
+    const y = attention(q, k, v, mask, { heads: 1, causal: false });
+    expect(tf.getKernel(ATTENTION, backend)).toBeDefined();
+    if (backend === 'wasm') {
+      const b = tf.backend();
+      expect(isWasmBackend(b) && simdKernels(b) !== undefined).toBe(true);
+    }
+    // Scores 0 and 2 → weights 1/(1+e²) and e²/(1+e²).
+    const e2 = Math.exp(2);
+    expectAllClose(y.dataSync(), [(1 + 3 * e2) / (1 + e2)], { rtol: 1e-6 });
+    tf.dispose([q, k, v, mask, y]);
+  });
+
+  for (const [label, shape, causal] of [
+    ['causal self-attention with left padding (dh a multiple of 4: vector path)', { B: 3, Tq: 6, Tk: 6, H: 2, dh: 8 }, true],
+    ['one query over a cache (decode)', { B: 4, Tq: 1, Tk: 7, H: 4, dh: 16 }, false],
+    ['causal, fewer queries than keys, odd head size (scalar path)', { B: 3, Tq: 3, Tk: 5, H: 2, dh: 3 }, true],
+  ] as const) {
+    it(`${label}: equals the composite op, values and gradients, without leaks`, () => {
+      const { B, Tq, Tk, H, dh } = shape;
+      const D = H * dh;
+      const q = randn([B, Tq, D], 1, 1.5) as tf.Tensor3D;
+      const k = randn([B, Tk, D], 2, 1.5) as tf.Tensor3D;
+      const v = randn([B, Tk, D], 3) as tf.Tensor3D;
+      // Row 0 sees every key; row 1 has two left-padded keys; row 2 sees only the last key,
+      // so with causal masking its early queries see none.
+      const m = new Float32Array(B * Tk).fill(1);
+      m[Tk] = 0;
+      m[Tk + 1] = 0;
+      for (let j = 0; j < Tk - 1; j++) m[2 * Tk + j] = 0;
+      const mask = tf.tensor2d(m, [B, Tk]);
+      const w = randn([B, Tq, D], 4);
+      const opts = { heads: H, causal };
+      const before = tf.memory().numTensors;
+      const run = (f: typeof attention) => {
+        const g = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+          tf.sum(tf.mul(f(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, mask, opts), w)),
+        );
+        const { value, grads } = g([q, k, v]);
+        const y = f(q, k, v, mask, opts);
+        return { y, value, grads };
+      };
+      const fused = run(attention);
+      const comp = run(attentionComposite);
+      const yf = fused.y.dataSync();
+      expect(yf.every(Number.isFinite)).toBe(true);
+      expectAllClose(yf, comp.y.dataSync(), { rtol: 1e-5, atol: 1e-5 });
+      fused.grads.forEach((g, i) => {
+        expect(g.shape).toEqual(comp.grads[i]!.shape);
+        expectAllClose(g.dataSync(), comp.grads[i]!.dataSync(), { rtol: 1e-4, atol: 1e-5, label: `grad ${'qkv'[i]}` });
+      });
+      tf.dispose([fused.y, fused.value, ...fused.grads, comp.y, comp.value, ...comp.grads]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([q, k, v, mask, w]);
+    });
+  }
+
+  it('a query that sees no key averages every value, as the composite form does', () => {
+    const q = randn([1, 2, 4], 5) as tf.Tensor3D;
+    const k = randn([1, 3, 4], 6) as tf.Tensor3D;
+    const v = tf.tensor3d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [1, 3, 4]);
+    const mask = tf.zeros([1, 3]) as tf.Tensor2D;
+    const y = attention(q, k, v, mask, { heads: 2, causal: true });
+    expectAllClose(y.dataSync(), [5, 6, 7, 8, 5, 6, 7, 8], { rtol: 1e-6 });
+    tf.dispose([q, k, v, mask, y]);
+  });
+
+  it('names the shapes it expected when they do not fit', () => {
+    const q = tf.zeros([1, 2, 6]) as tf.Tensor3D;
+    const k = tf.zeros([1, 3, 6]) as tf.Tensor3D;
+    const mask = tf.ones([1, 3]) as tf.Tensor2D;
+    expect(() => attention(q, k, k, mask, { heads: 4, causal: false })).toThrow(/D divisible by heads=4/);
+    expect(() => attention(q, k, tf.zeros([1, 2, 6]) as tf.Tensor3D, mask, { heads: 2, causal: false })).toThrow(/v \[1,2,6\]/);
+    tf.dispose([q, k, mask]);
+  });
+});
