@@ -2,7 +2,7 @@
 // `node bench/src/profile-step.mjs [wasm] [grpo|aepo]`. Prints wall time, kernel count and
 // the kernels that take the most time.
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '@rftkit/core';
+import { selectBackend, wasmMatMulTuning } from '@rftkit/core';
 import { createTrainer } from '@rftkit/trainer';
 import { createCountdownTask } from '@rftkit/tasks';
 import { createGrpoAdvantage } from '@rftkit/advantages';
@@ -13,6 +13,8 @@ import { loadPolicy } from '@rftkit/policy';
 const backend = process.argv[2] ?? 'wasm';
 const algo = process.argv[3] ?? 'grpo';
 await selectBackend(backend, { log: console.log });
+// `RFTKIT_THREAD_MIN_MACS` overrides the size from which matmuls run on all wasm threads.
+if (process.env.RFTKIT_THREAD_MIN_MACS) wasmMatMulTuning.threadMinMacs = Number(process.env.RFTKIT_THREAD_MIN_MACS);
 const task = createCountdownTask();
 const policy = await loadPolicy(new URL('../../checkpoints/countdown-base/', import.meta.url).pathname);
 const trainer = createTrainer({

@@ -153,3 +153,219 @@ void attention_backward(const float *dout, const float *q, const float *k, const
     }
   }
 }
+
+// ---- GELU, tanh form: 0.5·x·(1 + tanh u), u = √(2/π)(x + 0.044715x³) (torch approximate='tanh')
+
+/**
+ * tanh as a rational function (odd degree-13 numerator over even degree-6 denominator, input
+ * clamped to ±7.9053, where tanh is 1 in float32): within 4e-7 of tanh everywhere, with
+ * one division and no exp, so it vectorises cheaply.
+ */
+static inline v128_t tanh_f32x4(v128_t x) {
+  const v128_t limit = wasm_f32x4_splat(7.90531110763549805f);
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, wasm_f32x4_neg(limit)), limit);
+  v128_t x2 = wasm_f32x4_mul(x, x);
+  v128_t p = wasm_f32x4_splat(-2.76076847742355e-16f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(2.00018790482477e-13f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(-8.60467152213735e-11f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(5.12229709037114e-08f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(1.48572235717979e-05f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(6.37261928875436e-04f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, x2), wasm_f32x4_splat(4.89352455891786e-03f));
+  p = wasm_f32x4_mul(p, x);
+  v128_t q = wasm_f32x4_splat(1.19825839466702e-06f);
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(1.18534705686654e-04f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(2.26843463243900e-03f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(4.89352518554385e-03f));
+  return wasm_f32x4_div(p, q);
+}
+
+#define GELU_C 0.7978845608028654f
+#define GELU_A 0.044715f
+
+/** tanh u for x (one vector). */
+static inline v128_t gelu_tanh(v128_t x) {
+  v128_t x3 = wasm_f32x4_mul(wasm_f32x4_mul(x, x), x);
+  return tanh_f32x4(wasm_f32x4_mul(wasm_f32x4_splat(GELU_C), wasm_f32x4_add(x, wasm_f32x4_mul(wasm_f32x4_splat(GELU_A), x3))));
+}
+
+/** The last n % 4 elements go through one zero-padded vector. */
+static inline v128_t load_tail(const float *x, int n) {
+  float a = n > 0 ? x[0] : 0.0f, b = n > 1 ? x[1] : 0.0f, c = n > 2 ? x[2] : 0.0f;
+  return wasm_f32x4_make(a, b, c, 0.0f);
+}
+
+static inline void store_tail(float *y, v128_t v, int n) {
+  if (n > 0) y[0] = wasm_f32x4_extract_lane(v, 0);
+  if (n > 1) y[1] = wasm_f32x4_extract_lane(v, 1);
+  if (n > 2) y[2] = wasm_f32x4_extract_lane(v, 2);
+}
+
+static inline v128_t gelu4(v128_t v) {
+  v128_t half = wasm_f32x4_splat(0.5f);
+  return wasm_f32x4_mul(wasm_f32x4_mul(half, v), wasm_f32x4_add(wasm_f32x4_splat(1.0f), gelu_tanh(v)));
+}
+
+/** d gelu/dx = 0.5(1 + t) + 0.5·x(1 − t²)·√(2/π)(1 + 3·0.044715x²), t = tanh u. */
+static inline v128_t gelu_grad4(v128_t v) {
+  const v128_t one = wasm_f32x4_splat(1.0f), half = wasm_f32x4_splat(0.5f);
+  v128_t t = gelu_tanh(v);
+  v128_t du = wasm_f32x4_mul(wasm_f32x4_splat(GELU_C),
+                             wasm_f32x4_add(one, wasm_f32x4_mul(wasm_f32x4_splat(3.0f * GELU_A), wasm_f32x4_mul(v, v))));
+  v128_t a = wasm_f32x4_mul(half, wasm_f32x4_add(one, t));
+  v128_t b = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_mul(half, v), wasm_f32x4_sub(one, wasm_f32x4_mul(t, t))), du);
+  return wasm_f32x4_add(a, b);
+}
+
+EXPORT(gelu_forward)
+void gelu_forward(const float *x, float *y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, gelu4(wasm_v128_load(x + i)));
+  if (i < n) store_tail(y + i, gelu4(load_tail(x + i, n - i)), n - i);
+}
+
+EXPORT(gelu_backward)
+void gelu_backward(const float *dy, const float *x, float *dx, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_v128_load(dy + i), gelu_grad4(wasm_v128_load(x + i))));
+  if (i < n) store_tail(dx + i, wasm_f32x4_mul(load_tail(dy + i, n - i), gelu_grad4(load_tail(x + i, n - i))), n - i);
+}
+
+// ---- LayerNorm over the last axis (biased variance, as torch) ------------------------------
+
+static inline float row_sum(const float *x, int n) {
+  v128_t acc = wasm_f32x4_splat(0.0f);
+  int j = 0;
+  for (; j + 4 <= n; j += 4) acc = wasm_f32x4_add(acc, wasm_v128_load(x + j));
+  float s = hsum(acc);
+  for (; j < n; j++) s += x[j];
+  return s;
+}
+
+/** Mean and 1/√(var + eps) of one row, in two passes. */
+static inline void mean_rstd(const float *x, int D, float eps, float *mean_out, float *rstd_out) {
+  const float mean = row_sum(x, D) / (float)D;
+  v128_t vm = wasm_f32x4_splat(mean), acc = wasm_f32x4_splat(0.0f);
+  int j = 0;
+  for (; j + 4 <= D; j += 4) {
+    v128_t c = wasm_f32x4_sub(wasm_v128_load(x + j), vm);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(c, c));
+  }
+  float var = hsum(acc);
+  for (; j < D; j++) var += (x[j] - mean) * (x[j] - mean);
+  *mean_out = mean;
+  *rstd_out = 1.0f / __builtin_sqrtf(var / (float)D + eps);
+}
+
+EXPORT(layer_norm_forward)
+void layer_norm_forward(const float *x, const float *gamma, const float *beta, float *y, int rows, int D, float eps) {
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + r * D;
+    float *yr = y + r * D;
+    float mean, rstd;
+    mean_rstd(xr, D, eps, &mean, &rstd);
+    v128_t vm = wasm_f32x4_splat(mean), vr = wasm_f32x4_splat(rstd);
+    int j = 0;
+    for (; j + 4 <= D; j += 4) {
+      v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), vm), vr);
+      wasm_v128_store(yr + j, wasm_f32x4_add(wasm_f32x4_mul(xh, wasm_v128_load(gamma + j)), wasm_v128_load(beta + j)));
+    }
+    for (; j < D; j++) yr[j] = (xr[j] - mean) * rstd * gamma[j] + beta[j];
+  }
+}
+
+/** dx, dgamma, dbeta from dy; mean and 1/std recomputed from x. */
+EXPORT(layer_norm_backward)
+void layer_norm_backward(const float *dy, const float *x, const float *gamma, float *dx, float *dgamma, float *dbeta,
+                         int rows, int D, float eps) {
+  zero(dgamma, D);
+  zero(dbeta, D);
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + r * D, *gr = dy + r * D;
+    float *dxr = dx + r * D;
+    float mean, rstd;
+    mean_rstd(xr, D, eps, &mean, &rstd);
+    v128_t vm = wasm_f32x4_splat(mean), vr = wasm_f32x4_splat(rstd);
+    v128_t sg = wasm_f32x4_splat(0.0f), sgx = wasm_f32x4_splat(0.0f);
+    int j = 0;
+    for (; j + 4 <= D; j += 4) {
+      v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), vm), vr);
+      v128_t d = wasm_v128_load(gr + j);
+      wasm_v128_store(dgamma + j, wasm_f32x4_add(wasm_v128_load(dgamma + j), wasm_f32x4_mul(d, xh)));
+      wasm_v128_store(dbeta + j, wasm_f32x4_add(wasm_v128_load(dbeta + j), d));
+      v128_t g = wasm_f32x4_mul(d, wasm_v128_load(gamma + j));
+      sg = wasm_f32x4_add(sg, g);
+      sgx = wasm_f32x4_add(sgx, wasm_f32x4_mul(g, xh));
+    }
+    float sumG = hsum(sg), sumGX = hsum(sgx);
+    for (int t = j; t < D; t++) {
+      float xh = (xr[t] - mean) * rstd, d = gr[t];
+      dgamma[t] += d * xh;
+      dbeta[t] += d;
+      sumG += d * gamma[t];
+      sumGX += d * gamma[t] * xh;
+    }
+    sumG /= (float)D;
+    sumGX /= (float)D;
+    v128_t vsg = wasm_f32x4_splat(sumG), vsgx = wasm_f32x4_splat(sumGX);
+    j = 0;
+    for (; j + 4 <= D; j += 4) {
+      v128_t xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + j), vm), vr);
+      v128_t g = wasm_f32x4_mul(wasm_v128_load(gr + j), wasm_v128_load(gamma + j));
+      wasm_v128_store(dxr + j, wasm_f32x4_mul(vr, wasm_f32x4_sub(wasm_f32x4_sub(g, vsg), wasm_f32x4_mul(xh, vsgx))));
+    }
+    for (; j < D; j++) {
+      float xh = (xr[j] - mean) * rstd;
+      dxr[j] = rstd * (gr[j] * gamma[j] - sumG - xh * sumGX);
+    }
+  }
+}
+
+// ---- Column sums: out[c] = Σ_r x[r, c] (bias and broadcast gradients) ----------------------
+
+EXPORT(column_sum)
+void column_sum(const float *x, float *out, int rows, int cols) {
+  zero(out, cols);
+  for (int r = 0; r < rows; r++) {
+    const float *xr = x + r * cols;
+    int c = 0;
+    for (; c + 4 <= cols; c += 4) wasm_v128_store(out + c, wasm_f32x4_add(wasm_v128_load(out + c), wasm_v128_load(xr + c)));
+    for (; c < cols; c++) out[c] += xr[c];
+  }
+}
+
+// ---- Adam / AdamW step of one variable (torch's order of operations, float32 throughout) ----
+
+/**
+ * θ' = θ·decay − (m' / (√(v'/bc2) + eps))·stepSize, m' = m·β1 + g·(1−β1),
+ * v' = v·β2 + g²·(1−β2), g = grad + θ·l2. Every operation is an IEEE float32 one, in the
+ * order of the composite tfjs ops, so results equal them bit for bit.
+ */
+EXPORT(adam_update)
+void adam_update(const float *x, const float *g, const float *m, const float *v, float *x1, float *m1, float *v1, int n,
+                 float stepSize, float beta1, float beta2, float eps, float bc2, float decay, float l2, float b1,
+                 float b2) {
+  const v128_t vs = wasm_f32x4_splat(stepSize), vb1 = wasm_f32x4_splat(beta1), vb2 = wasm_f32x4_splat(beta2);
+  const v128_t ve = wasm_f32x4_splat(eps), vbc2 = wasm_f32x4_splat(bc2), vd = wasm_f32x4_splat(decay);
+  const v128_t vl2 = wasm_f32x4_splat(l2), vc1 = wasm_f32x4_splat(b1), vc2 = wasm_f32x4_splat(b2);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t xi = wasm_v128_load(x + i), gi = wasm_v128_load(g + i);
+    if (l2 != 0.0f) gi = wasm_f32x4_add(gi, wasm_f32x4_mul(xi, vl2));
+    v128_t mi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(m + i), vb1), wasm_f32x4_mul(gi, vc1));
+    v128_t vi = wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(v + i), vb2), wasm_f32x4_mul(wasm_f32x4_mul(gi, gi), vc2));
+    wasm_v128_store(m1 + i, mi);
+    wasm_v128_store(v1 + i, vi);
+    v128_t denom = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_div(vi, vbc2)), ve);
+    wasm_v128_store(x1 + i, wasm_f32x4_sub(wasm_f32x4_mul(xi, vd), wasm_f32x4_mul(wasm_f32x4_div(mi, denom), vs)));
+  }
+  for (; i < n; i++) {
+    float gi = l2 != 0.0f ? g[i] + x[i] * l2 : g[i];
+    float mi = m[i] * beta1 + gi * b1;
+    float vi = v[i] * beta2 + gi * gi * b2;
+    m1[i] = mi;
+    v1[i] = vi;
+    float denom = __builtin_sqrtf(vi / bc2) + eps;
+    x1[i] = x[i] * decay - (mi / denom) * stepSize;
+  }
+}

@@ -9,3 +9,5 @@ export * from './registry';
 export * from './rng';
 export type * from './spec/index';
 export * from './ops/index';
+export { wasmMatMulTuning } from './kernels/wasm-batch-matmul';
+export { wasmThreads } from './wasm-threads';

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttentionDims, attentionBackward, attentionForward } from './js-attention';
-import { runSimd, simdKernels } from './simd';
-import { isWasmBackend, tensorData } from './wasm-internals';
+import { runSimd, type SimdKernels, simdKernels } from './simd';
+import { isWasmBackend, tensorData, type WasmBackend } from './wasm-internals';
 
 /**
  * Fused kernels written in JavaScript over the backend's own float32 buffers (the wasm
@@ -64,6 +64,22 @@ function runJs(backend: unknown, inputs: tf.TensorInfo[], outShapes: number[][],
     return outs.map((v, i) => backend.makeTensorInfo(outShapes[i]!, 'float32', v));
   }
   throw new Error('rftkit fused kernels: unsupported backend');
+}
+
+/**
+ * Runs a kernel as rftkit's SIMD code on wasm (`simd`, given the byte offsets of inputs and
+ * outputs) and as JavaScript elsewhere or when the SIMD module cannot load (`js`).
+ */
+function simdOrJs(
+  backend: unknown,
+  inputs: tf.TensorInfo[],
+  outShapes: number[][],
+  simd: (k: SimdKernels, ins: number[], outs: number[]) => void,
+  js: Compute,
+): tf.TensorInfo[] {
+  const kernels = isWasmBackend(backend) ? simdKernels(backend) : undefined;
+  if (kernels && isWasmBackend(backend)) return runSimd(backend, inputs, outShapes, (ins, outs) => simd(kernels, ins, outs));
+  return runJs(backend, inputs, outShapes, js);
 }
 
 /** Mean and 1/std (biased variance + eps) of `x[o, o + D)`, in two passes. */
@@ -288,32 +304,67 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
   return [
     {
       name: LAYER_NORM,
-      func: ({ inputs: { x, gamma, beta }, backend, attrs }) =>
-        runJs(backend, [x!, gamma!, beta!], [[...x!.shape]], ([xv, gv, bv], [y]) =>
-          layerNormForward(xv!, gv!, bv!, y!, attrs?.epsilon as number),
-        )[0]!,
+      func: ({ inputs: { x, gamma, beta }, backend, attrs }) => {
+        const eps = attrs?.epsilon as number;
+        const D = gamma!.shape[0]!;
+        const rows = D === 0 ? 0 : tf.util.sizeFromShape(x!.shape) / D;
+        return simdOrJs(
+          backend,
+          [x!, gamma!, beta!],
+          [[...x!.shape]],
+          (k, [xp, gp, bp], [yp]) => k.layer_norm_forward(xp!, gp!, bp!, yp!, rows, D, eps),
+          ([xv, gv, bv], [y]) => layerNormForward(xv!, gv!, bv!, y!, eps),
+        )[0]!;
+      },
     },
     {
       name: LAYER_NORM_GRAD,
-      func: ({ inputs: { dy, x, gamma }, backend, attrs }) =>
-        runJs(backend, [dy!, x!, gamma!], [[...x!.shape], [...gamma!.shape], [...gamma!.shape]], ([dyv, xv, gv], [dx, dg, db]) =>
-          layerNormBackward(dyv!, xv!, gv!, dx!, dg!, db!, attrs?.epsilon as number),
-        ),
+      func: ({ inputs: { dy, x, gamma }, backend, attrs }) => {
+        const eps = attrs?.epsilon as number;
+        const D = gamma!.shape[0]!;
+        const rows = D === 0 ? 0 : tf.util.sizeFromShape(x!.shape) / D;
+        return simdOrJs(
+          backend,
+          [dy!, x!, gamma!],
+          [[...x!.shape], [...gamma!.shape], [...gamma!.shape]],
+          (k, [g, xp, gp], [dx, dg, db]) => k.layer_norm_backward(g!, xp!, gp!, dx!, dg!, db!, rows, D, eps),
+          ([dyv, xv, gv], [dx, dg, db]) => layerNormBackward(dyv!, xv!, gv!, dx!, dg!, db!, eps),
+        );
+      },
     },
     {
       name: GELU,
-      func: ({ inputs: { x }, backend }) => geluJs(backend, [x!], x!, ([xv], s, y) => geluForward(xv!, s, y)),
+      func: ({ inputs: { x }, backend }) => {
+        const kernels = isWasmBackend(backend) ? simdKernels(backend) : undefined;
+        if (!kernels) return geluJs(backend, [x!], x!, ([xv], s, y) => geluForward(xv!, s, y));
+        const n = tf.util.sizeFromShape(x!.shape);
+        return runSimd(backend as WasmBackend, [x!], [[...x!.shape]], ([xp], [yp]) => kernels.gelu_forward(xp!, yp!, n))[0]!;
+      },
     },
     {
       name: GELU_GRAD,
-      func: ({ inputs: { dy, x }, backend }) => geluJs(backend, [dy!, x!], x!, ([dyv, xv], s, dx) => geluBackward(dyv!, xv!, s, dx)),
+      func: ({ inputs: { dy, x }, backend }) => {
+        const kernels = isWasmBackend(backend) ? simdKernels(backend) : undefined;
+        if (!kernels) return geluJs(backend, [dy!, x!], x!, ([dyv, xv], s, dx) => geluBackward(dyv!, xv!, s, dx));
+        const n = tf.util.sizeFromShape(x!.shape);
+        return runSimd(backend as WasmBackend, [dy!, x!], [[...x!.shape]], ([g, xp], [dxp]) => kernels.gelu_backward(g!, xp!, dxp!, n))[0]!;
+      },
     },
     {
       name: ADAM_UPDATE,
-      func: ({ inputs: { x, g, m, v }, backend, attrs }) =>
-        runJs(backend, [x!, g!, m!, v!], [[...x!.shape], [...x!.shape], [...x!.shape]], ([xv, gv, mv, vv], outs) =>
-          adamUpdate(xv!, gv!, mv!, vv!, outs, attrs as unknown as AdamAttrs),
-        ),
+      func: ({ inputs: { x, g, m, v }, backend, attrs }) => {
+        const a = attrs as unknown as AdamAttrs;
+        const f = Math.fround;
+        const n = tf.util.sizeFromShape(x!.shape);
+        return simdOrJs(
+          backend,
+          [x!, g!, m!, v!],
+          [[...x!.shape], [...x!.shape], [...x!.shape]],
+          (k, [xp, gp, mp, vp], [x1, m1, v1]) =>
+            k.adam_update(xp!, gp!, mp!, vp!, x1!, m1!, v1!, n, a.stepSize, a.beta1, a.beta2, a.eps, a.bc2, a.decay, a.l2, f(1 - a.beta1), f(1 - a.beta2)),
+          ([xv, gv, mv, vv], outs) => adamUpdate(xv!, gv!, mv!, vv!, outs, a),
+        );
+      },
     },
     {
       name: TOKEN_LOGP,

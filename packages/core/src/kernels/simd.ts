@@ -22,6 +22,40 @@ export interface SimdKernels {
     dh: number,
     causal: number,
   ): void;
+  gelu_forward(x: number, y: number, n: number): void;
+  gelu_backward(dy: number, x: number, dx: number, n: number): void;
+  layer_norm_forward(x: number, gamma: number, beta: number, y: number, rows: number, D: number, eps: number): void;
+  layer_norm_backward(
+    dy: number,
+    x: number,
+    gamma: number,
+    dx: number,
+    dgamma: number,
+    dbeta: number,
+    rows: number,
+    D: number,
+    eps: number,
+  ): void;
+  column_sum(x: number, out: number, rows: number, cols: number): void;
+  adam_update(
+    x: number,
+    g: number,
+    m: number,
+    v: number,
+    x1: number,
+    m1: number,
+    v1: number,
+    n: number,
+    stepSize: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    bc2: number,
+    decay: number,
+    l2: number,
+    b1: number,
+    b2: number,
+  ): void;
   attention_backward(
     dout: number,
     q: number,
@@ -69,8 +103,12 @@ function decode(base64: string): Uint8Array {
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 }
 
-/** The SIMD kernels bound to `backend`'s memory, or undefined when they cannot load there. */
+/**
+ * The SIMD kernels bound to `backend`'s memory, or undefined when they cannot load there or
+ * `RFTKIT_WASM_SIMD=0` turns them off (the kernels then run as JavaScript, as on cpu).
+ */
 export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
+  if (process.env.RFTKIT_WASM_SIMD === '0') return undefined;
   const key = backend.wasm as unknown as object;
   let kernels = byModule.get(key);
   if (kernels === undefined) {

@@ -26,10 +26,11 @@ export const wasmMatMulTuning = {
   loopMinRows: 8,
   /**
    * Products of at least this many multiply-adds run on all wasm threads (see
-   * `withWasmThreads`); smaller ones stay on the calling thread, where waking the other
-   * threads would cost more than they save.
+   * `withWasmThreads`); smaller ones stay on the calling thread. Waking a sleeping worker
+   * costs tens of microseconds, which in a training step between small kernels ate the
+   * gain of threading products below ≈8M multiply-adds (docs/performance.md).
    */
-  threadMinMacs: 2_000_000,
+  threadMinMacs: 8_000_000,
 };
 
 /** Runs one XNNPACK product of `macs` multiply-adds, threaded when it is big enough. */

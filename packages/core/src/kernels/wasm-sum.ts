@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { wasmMatMul } from './wasm-batch-matmul';
+import { runSimd, simdKernels } from './simd';
 import { isWasmBackend, tensorData } from './wasm-internals';
 
 type SumArgs = {
@@ -9,9 +10,10 @@ type SumArgs = {
 };
 
 /**
- * `Sum` over leading axes (bias and broadcast gradients: `[rows, cols] → [cols]`) as the
- * product ones[1,rows]·x[rows,cols] on XNNPACK. tfjs-backend-wasm transposes the whole
- * input first and then sums it, which is several times slower.
+ * `Sum` over leading axes (bias and broadcast gradients: `[rows, cols] → [cols]`) as one
+ * pass of rftkit's SIMD column sum (or, without it, the product ones[1,rows]·x on
+ * XNNPACK). tfjs-backend-wasm transposes the whole input first and then sums it, which is
+ * several times slower.
  */
 export function makeWasmSum(original: tf.KernelConfig): tf.KernelConfig['kernelFunc'] {
   return ((args: SumArgs) => {
@@ -31,6 +33,10 @@ export function makeWasmSum(original: tf.KernelConfig): tf.KernelConfig['kernelF
       const zeros = backend.makeOutput(outShape, 'float32');
       new Float32Array(backend.wasm.HEAPU8.buffer, tensorData(backend, zeros).memoryOffset, cols).fill(0);
       return zeros;
+    }
+    const simd = simdKernels(backend);
+    if (simd) {
+      return runSimd(backend, [x], [outShape], ([xp], [op]) => simd.column_sum(xp!, op!, rows, cols))[0]!;
     }
     const ones = backend.makeOutput([1, rows], 'float32');
     try {

@@ -80,6 +80,26 @@ describeBackends('attention', (backend) => {
     });
   }
 
+  it('RFTKIT_WASM_SIMD=0 runs the JavaScript kernels instead, with the same results', () => {
+    const q = randn([2, 5, 8], 7) as tf.Tensor3D;
+    const k = randn([2, 5, 8], 8) as tf.Tensor3D;
+    const v = randn([2, 5, 8], 9) as tf.Tensor3D;
+    const mask = tf.tensor2d([0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [2, 5]);
+    const opts = { heads: 2, causal: true };
+    const simd = attention(q, k, v, mask, opts);
+    process.env.RFTKIT_WASM_SIMD = '0';
+    try {
+      const b = tf.backend();
+      expect(isWasmBackend(b) ? simdKernels(b) : undefined).toBeUndefined();
+      const js = attention(q, k, v, mask, opts);
+      expectAllClose(js.dataSync(), simd.dataSync(), { rtol: 1e-5, atol: 1e-6 });
+      js.dispose();
+    } finally {
+      delete process.env.RFTKIT_WASM_SIMD;
+    }
+    tf.dispose([q, k, v, mask, simd]);
+  });
+
   it('a query that sees no key averages every value, as the composite form does', () => {
     const q = randn([1, 2, 4], 5) as tf.Tensor3D;
     const k = randn([1, 3, 4], 6) as tf.Tensor3D;

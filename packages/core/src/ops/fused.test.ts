@@ -59,6 +59,7 @@ describeBackends('fused ops', (backend) => {
   for (const shape of [
     [5, 16],
     [3, 7, 64],
+    [4, 6],
   ]) {
     it(`layerNorm ${JSON.stringify(shape)} equals the composite op, values and gradients, without leaks`, () => {
       const D = shape[shape.length - 1]!;

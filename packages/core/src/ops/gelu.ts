@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GELU, GELU_GRAD, hasJsKernel } from '../kernels/js-kernels';
+import { simdKernels } from '../kernels/simd';
+import { isWasmBackend } from '../kernels/wasm-internals';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 
@@ -29,15 +31,22 @@ function recording(): boolean {
   return typeof e.isTapeOn === 'function' ? e.isTapeOn() : true;
 }
 
+/** Whether the fused kernels run as rftkit's SIMD code (wasm with the module loaded). */
+function simdActive(): boolean {
+  const backend = tf.backend();
+  return isWasmBackend(backend) && simdKernels(backend) !== undefined;
+}
+
 /**
- * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`). On cpu one fused
- * kernel forward and one backward (instead of ≈6 and ≈15); on wasm the fused pair only
- * while gradients are recorded (forward alone, XNNPACK's vectorised kernels beat the
- * JavaScript loop; forward + backward, the fused pair wins); elsewhere the composite
- * form. All agree within float32 rounding.
+ * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`). One fused kernel
+ * forward and one backward (instead of ≈6 and ≈15): SIMD on wasm, JavaScript on cpu. On
+ * wasm without the SIMD module, the fused pair runs only while gradients are recorded
+ * (forward alone, XNNPACK's vectorised kernels beat the JavaScript loop). Other backends
+ * use the composite form. All agree within float32 rounding.
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
-  if (x.dtype !== 'float32' || !hasJsKernel(GELU) || (tf.getBackend() === 'wasm' && !recording())) return geluComposite(x);
+  if (x.dtype !== 'float32' || !hasJsKernel(GELU)) return geluComposite(x);
+  if (tf.getBackend() === 'wasm' && !simdActive() && !recording()) return geluComposite(x);
   registerGradient();
   return tf.engine().runKernel(GELU, { x }) as tf.Tensor;
 }
