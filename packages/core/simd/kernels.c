@@ -10,6 +10,15 @@
 
 #define EXPORT(name) __attribute__((export_name(#name)))
 
+// a·b + c per lane. The relaxed build (RFT_RELAXED) uses relaxed SIMD's fused multiply-add,
+// emitted by clang 14 under its prototype opcode, which build.mjs rewrites to the final
+// f32x4.relaxed_madd (whose operand order is a·b + c). Elsewhere a multiply and an add.
+#ifdef RFT_RELAXED
+#define MADD(a, b, c) __builtin_wasm_fma_f32x4(a, b, c)
+#else
+#define MADD(a, b, c) wasm_f32x4_add(wasm_f32x4_mul(a, b), c)
+#endif
+
 /** e^x for x ≤ 88.7 (Cephes expf polynomial, relative error ≈ 1e-7); 0 below −87.3. */
 static inline float exp_f32(float x) {
   if (x < -87.3f) return 0.0f;
@@ -367,5 +376,101 @@ void adam_update(const float *x, const float *g, const float *m, const float *v,
     v1[i] = vi;
     float denom = __builtin_sqrtf(vi / bc2) + eps;
     x1[i] = x[i] * decay - (mi / denom) * stepSize;
+  }
+}
+
+// ---- Matrix product ------------------------------------------------------------------------
+//
+// C[M,N] = op(A)·B, with element (i,k) of op(A) at A[i·ars + k·acs] (ars = K, acs = 1 for A
+// [M,K]; ars = 1, acs = M for a transposed A stored [K,M]), B [K,N] and C [M,N] row-major.
+// Register tiles of 4 rows × 8 columns (8 vector accumulators); then 4 columns, then single
+// columns; leftover rows one at a time. Each output sums over k in order.
+
+static inline void tile4x8(const float *a, int ars, int acs, const float *b, int N, float *c, int K) {
+  v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
+    v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    v128_t x = wasm_f32x4_splat(a0[ko]);
+    c00 = MADD(x, b0, c00);
+    c01 = MADD(x, b1, c01);
+    x = wasm_f32x4_splat(a1[ko]);
+    c10 = MADD(x, b0, c10);
+    c11 = MADD(x, b1, c11);
+    x = wasm_f32x4_splat(a2[ko]);
+    c20 = MADD(x, b0, c20);
+    c21 = MADD(x, b1, c21);
+    x = wasm_f32x4_splat(a3[ko]);
+    c30 = MADD(x, b0, c30);
+    c31 = MADD(x, b1, c31);
+  }
+  wasm_v128_store(c, c00);
+  wasm_v128_store(c + 4, c01);
+  wasm_v128_store(c + N, c10);
+  wasm_v128_store(c + N + 4, c11);
+  wasm_v128_store(c + 2 * N, c20);
+  wasm_v128_store(c + 2 * N + 4, c21);
+  wasm_v128_store(c + 3 * N, c30);
+  wasm_v128_store(c + 3 * N + 4, c31);
+}
+
+static inline void tile4x4(const float *a, int ars, int acs, const float *b, int N, float *c, int K) {
+  v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+  const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
+    v128_t b0 = wasm_v128_load(b);
+    c0 = MADD(wasm_f32x4_splat(a0[ko]), b0, c0);
+    c1 = MADD(wasm_f32x4_splat(a1[ko]), b0, c1);
+    c2 = MADD(wasm_f32x4_splat(a2[ko]), b0, c2);
+    c3 = MADD(wasm_f32x4_splat(a3[ko]), b0, c3);
+  }
+  wasm_v128_store(c, c0);
+  wasm_v128_store(c + N, c1);
+  wasm_v128_store(c + 2 * N, c2);
+  wasm_v128_store(c + 3 * N, c3);
+}
+
+static inline void tile1x8(const float *a, int acs, const float *b, int N, float *c, int K) {
+  v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0;
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
+    v128_t x = wasm_f32x4_splat(a[ko]);
+    c0 = MADD(x, wasm_v128_load(b), c0);
+    c1 = MADD(x, wasm_v128_load(b + 4), c1);
+  }
+  wasm_v128_store(c, c0);
+  wasm_v128_store(c + 4, c1);
+}
+
+static inline void tile1x4(const float *a, int acs, const float *b, int N, float *c, int K) {
+  v128_t c0 = wasm_f32x4_splat(0.0f);
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) c0 = MADD(wasm_f32x4_splat(a[ko]), wasm_v128_load(b), c0);
+  wasm_v128_store(c, c0);
+}
+
+static inline float dot_strided(const float *a, int acs, const float *b, int N, int K) {
+  float s = 0.0f;
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) s += a[ko] * b[0];
+  return s;
+}
+
+EXPORT(matmul)
+void matmul(const float *A, const float *B, float *C, int M, int K, int N, int ars, int acs) {
+  int i = 0;
+  for (; i + 4 <= M; i += 4) {
+    const float *a = A + i * ars;
+    float *c = C + i * N;
+    int j = 0;
+    for (; j + 8 <= N; j += 8) tile4x8(a, ars, acs, B + j, N, c + j, K);
+    for (; j + 4 <= N; j += 4) tile4x4(a, ars, acs, B + j, N, c + j, K);
+    for (; j < N; j++)
+      for (int r = 0; r < 4; r++) c[r * N + j] = dot_strided(a + r * ars, acs, B + j, N, K);
+  }
+  for (; i < M; i++) {
+    const float *a = A + i * ars;
+    float *c = C + i * N;
+    int j = 0;
+    for (; j + 8 <= N; j += 8) tile1x8(a, acs, B + j, N, c + j, K);
+    for (; j + 4 <= N; j += 4) tile1x4(a, acs, B + j, N, c + j, K);
+    for (; j < N; j++) c[j] = dot_strided(a, acs, B + j, N, K);
   }
 }

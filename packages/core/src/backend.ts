@@ -2,6 +2,8 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './errors';
 import { installKernels } from './kernels/index';
+import { simdBuild } from './kernels/simd';
+import { isWasmBackend } from './kernels/wasm-internals';
 import {
   WASM_THREADS_CHECKED_VERSION,
   prepareWasmThreads,
@@ -22,6 +24,11 @@ export interface SelectedBackend {
   skipped: string[];
   /** Threads the backend computes on (wasm: XNNPACK's pool, the calling thread included). */
   threads?: number;
+  /**
+   * wasm: which build of rftkit's SIMD kernels runs (`relaxed`: with relaxed SIMD's fused
+   * multiply-add; `simd`; `none`: JavaScript kernels, e.g. with `RFTKIT_WASM_SIMD=0`).
+   */
+  simd?: 'relaxed' | 'simd' | 'none';
 }
 
 export interface SelectBackendOptions {
@@ -88,6 +95,8 @@ export function onBackendSelected(hook: (name: SelectedBackend['name']) => void 
 
 const MAX_WASM_THREADS = 4;
 
+const SIMD_LABELS = { relaxed: 'relaxed SIMD with FMA', simd: 'SIMD', none: 'off (JavaScript)' } as const;
+
 /** The wasm thread count asked for: option, then `RFTKIT_WASM_THREADS`, then the cores. */
 export function requestedWasmThreads(option?: number): number {
   const fromEnv = process.env.RFTKIT_WASM_THREADS;
@@ -131,8 +140,11 @@ async function setWasmBackend(threads: number): Promise<number> {
 async function activate(name: Exclude<BackendName, 'auto'>, wasmThreads: number): Promise<SelectedBackend> {
   const { source } = await loaders[name]();
   let threads: number | undefined;
+  let simd: SelectedBackend['simd'];
   if (name === 'wasm') {
     threads = await setWasmBackend(wasmThreads);
+    const backend = tf.backend();
+    simd = isWasmBackend(backend) ? simdBuild(backend) : 'none';
   } else {
     const ok = await tf.setBackend(name);
     if (!ok) throw new Error(`tf.setBackend('${name}') failed after loading ${source}`);
@@ -140,7 +152,7 @@ async function activate(name: Exclude<BackendName, 'auto'>, wasmThreads: number)
   await tf.ready();
   await installKernels(name);
   for (const hook of activationHooks) await hook(name);
-  return { name, source, skipped: [], ...(threads !== undefined ? { threads } : {}) };
+  return { name, source, skipped: [], ...(threads !== undefined ? { threads } : {}), ...(simd ? { simd } : {}) };
 }
 
 /**
@@ -166,8 +178,9 @@ export async function selectBackend(
       const selected = await activate(name, wasmThreads);
       selected.skipped = skipped;
       const threads = selected.threads !== undefined ? `, ${selected.threads} thread${selected.threads === 1 ? '' : 's'}` : '';
+      const simd = selected.simd ? `, SIMD kernels: ${SIMD_LABELS[selected.simd]}` : '';
       options.log?.(
-        `backend: ${name} (${selected.source}${threads})${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`,
+        `backend: ${name} (${selected.source}${threads}${simd})${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`,
       );
       return selected;
     } catch (cause) {

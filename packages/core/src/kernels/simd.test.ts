@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { expectAllClose } from '../testing/close';
 import { attentionBackward, attentionForward } from './js-attention';
-import { SIMD_MODULE, SIMD_MODULE_SHARED } from './simd-module';
+import v8 from 'node:v8';
+import { SIMD_MODULE, SIMD_MODULE_RELAXED, SIMD_MODULE_SHARED, SIMD_MODULE_SHARED_RELAXED } from './simd-module';
 
 // Both builds of the SIMD module, each on a memory of its own kind, against the JavaScript
 // kernels (the cpu backend's) on the same inputs. Independent of which build tfjs loaded.
-type Kernels = Record<'attention_forward' | 'attention_backward', (...args: number[]) => void>;
+type Kernels = Record<'attention_forward' | 'attention_backward' | 'matmul', (...args: number[]) => void>;
 interface Api {
   Module: { new (bytes: Uint8Array): object; imports(m: object): unknown[]; exports(m: object): Array<{ name: string }> };
   Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => { buffer: ArrayBufferLike };
@@ -38,6 +39,7 @@ describe('SIMD kernels module', () => {
         'gelu_forward',
         'layer_norm_backward',
         'layer_norm_forward',
+        'matmul',
       ]);
       const memory = new WA.Memory(shared ? { initial: 4, maximum: 16, shared: true } : { initial: 4 });
       const k = new WA.Instance(module, { env: { memory } }).exports;
@@ -76,4 +78,44 @@ describe('SIMD kernels module', () => {
       expectAllClose(probs!.subarray(0, d.Tk), new Float32Array(d.Tk).fill(1 / d.Tk), { rtol: 1e-6 });
     });
   }
+
+  // Node 20 compiles relaxed SIMD only with this flag (core's loader sets it the same way).
+  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  for (const [label, base64, shared] of [
+    ['plain', SIMD_MODULE, false],
+    ['shared', SIMD_MODULE_SHARED, true],
+    ['relaxed (fused multiply-add)', SIMD_MODULE_RELAXED, false],
+    ['relaxed, shared', SIMD_MODULE_SHARED_RELAXED, true],
+  ] as const) {
+    it(`${label}: matmul equals a float64 product on every tile shape (4×8, 4×4, single columns, leftover rows)`, () => {
+      const module = new WA.Module(Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+      const memory = new WA.Memory(shared ? { initial: 4, maximum: 16, shared: true } : { initial: 4 });
+      const k = new WA.Instance(module, { env: { memory } }).exports;
+      for (const [M, K, N] of [
+        [7, 5, 13],
+        [8, 64, 16],
+        [1, 3, 2],
+        [5, 1, 9],
+      ] as const) {
+        const a = new Float32Array(memory.buffer, 1024, M * K);
+        const b = new Float32Array(memory.buffer, 1024 + 4 * M * K, K * N);
+        const c = new Float32Array(memory.buffer, 1024 + 4 * (M * K + K * N), M * N);
+        a.set(lcg(M * K, 5));
+        b.set(lcg(K * N, 6));
+        c.fill(Number.NaN);
+        k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, K, 1);
+        const want = new Float64Array(M * N);
+        for (let i = 0; i < M; i++) for (let p = 0; p < K; p++) for (let j = 0; j < N; j++) want[i * N + j] = want[i * N + j]! + a[i * K + p]! * b[p * N + j]!;
+        expectAllClose(c, want, { rtol: 1e-5, atol: 1e-5, label: `${M}x${K}x${N}` });
+        // Strided A (a transposed operand): element (i, p) at a[i + p·M].
+        const at = new Float32Array(M * K);
+        for (let i = 0; i < M; i++) for (let p = 0; p < K; p++) at[i + p * M] = a[i * K + p]!;
+        a.set(at);
+        c.fill(Number.NaN);
+        k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, 1, M);
+        expectAllClose(c, want, { rtol: 1e-5, atol: 1e-5, label: `${M}x${K}x${N} strided` });
+      }
+    });
+  }
 });
+

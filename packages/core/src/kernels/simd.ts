@@ -1,5 +1,6 @@
+import v8 from 'node:v8';
 import type * as tf from '@tensorflow/tfjs-core';
-import { SIMD_MODULE, SIMD_MODULE_SHARED } from './simd-module';
+import { SIMD_MODULE, SIMD_MODULE_RELAXED, SIMD_MODULE_SHARED, SIMD_MODULE_SHARED_RELAXED } from './simd-module';
 import { tensorData, type WasmBackend } from './wasm-internals';
 
 /**
@@ -56,6 +57,8 @@ export interface SimdKernels {
     b1: number,
     b2: number,
   ): void;
+  /** C[M,N] = op(A)·B; element (i,k) of op(A) at A[i·ars + k·acs]; B [K,N], C [M,N]. */
+  matmul(A: number, B: number, C: number, M: number, K: number, N: number, ars: number, acs: number): void;
   attention_backward(
     dout: number,
     q: number,
@@ -78,6 +81,7 @@ interface WasmMemory {
   buffer: ArrayBufferLike;
 }
 interface WebAssemblyApi {
+  validate(bytes: Uint8Array): boolean;
   Memory: abstract new (...args: never[]) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
@@ -98,14 +102,38 @@ function backendMemory(wasm: unknown): WasmMemory | undefined {
 }
 
 const byModule = new WeakMap<object, SimdKernels | null>();
+let loadedRelaxed = false;
 
 function decode(base64: string): Uint8Array {
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
 }
 
+// A minimal module using f32x4.relaxed_madd: (func (result v128) (madd 0 0 0)), by wat2wasm.
+const RELAXED_PROBE = decode(
+  'AGFzbQEAAAABBQFgAAF7AwIBAAo9ATsA/QwAAAAAAAAAAAAAAAAAAAAA/QwAAAAAAAAAAAAAAAAAAAAA/QwAAAAAAAAAAAAAAAAAAAAA/YUCCw==',
+);
+
+/**
+ * Whether relaxed SIMD compiles here. Node 20's V8 has it behind a flag, which is turned on
+ * for the process the first time (it only adds instructions wasm modules may use); Node 22+
+ * has it on. `RFTKIT_WASM_RELAXED_SIMD=0` keeps it off (plain SIMD kernels, no fused
+ * multiply-add).
+ */
+function relaxedSimdAvailable(): boolean {
+  if (process.env.RFTKIT_WASM_RELAXED_SIMD === '0') return false;
+  if (WA.validate(RELAXED_PROBE)) return true;
+  try {
+    v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    return false;
+  }
+  return WA.validate(RELAXED_PROBE);
+}
+
 /**
  * The SIMD kernels bound to `backend`'s memory, or undefined when they cannot load there or
- * `RFTKIT_WASM_SIMD=0` turns them off (the kernels then run as JavaScript, as on cpu).
+ * `RFTKIT_WASM_SIMD=0` turns them off (the kernels then run as JavaScript, as on cpu). The
+ * build with relaxed SIMD's fused multiply-add (in `matmul`) is preferred where it compiles.
  */
 export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
   if (process.env.RFTKIT_WASM_SIMD === '0') return undefined;
@@ -115,17 +143,30 @@ export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
     kernels = null;
     const memory = backendMemory(backend.wasm);
     if (memory) {
-      try {
-        const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-        const module = new WA.Module(decode(shared ? SIMD_MODULE_SHARED : SIMD_MODULE));
-        kernels = new WA.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
-      } catch {
-        kernels = null; // e.g. a runtime without wasm SIMD: callers fall back.
+      const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+      const builds = relaxedSimdAvailable()
+        ? [shared ? SIMD_MODULE_SHARED_RELAXED : SIMD_MODULE_RELAXED, shared ? SIMD_MODULE_SHARED : SIMD_MODULE]
+        : [shared ? SIMD_MODULE_SHARED : SIMD_MODULE];
+      for (const [i, build] of builds.entries()) {
+        try {
+          const module = new WA.Module(decode(build));
+          kernels = new WA.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
+          loadedRelaxed = builds.length === 2 && i === 0;
+          break;
+        } catch {
+          // e.g. a runtime without wasm SIMD: try the next build, else callers fall back.
+        }
       }
     }
     byModule.set(key, kernels);
   }
   return kernels ?? undefined;
+}
+
+/** Which SIMD kernels the last `simdKernels` call loaded: 'relaxed' (with FMA), 'simd' or none. */
+export function simdBuild(backend: WasmBackend): 'relaxed' | 'simd' | 'none' {
+  if (!simdKernels(backend)) return 'none';
+  return loadedRelaxed ? 'relaxed' : 'simd';
 }
 
 /**

@@ -10,7 +10,8 @@ import {
   type WasmBackend,
   wasmFns,
 } from './wasm-internals';
-import { withWasmThreads } from '../wasm-threads';
+import { wasmThreads, withWasmThreads } from '../wasm-threads';
+import { type SimdKernels, simdKernels } from './simd';
 
 /**
  * Tuning of the wasm matmul override. tfjs-backend-wasm only sends one shape to XNNPACK
@@ -25,10 +26,11 @@ export const wasmMatMulTuning = {
    */
   loopMinRows: 8,
   /**
-   * Products of at least this many multiply-adds run on all wasm threads (see
-   * `withWasmThreads`); smaller ones stay on the calling thread. Waking a sleeping worker
-   * costs tens of microseconds, which in a training step between small kernels ate the
-   * gain of threading products below ≈8M multiply-adds (docs/performance.md).
+   * With several wasm threads, products of at least this many multiply-adds run on XNNPACK
+   * across all of them (see `withWasmThreads`); smaller ones run on one thread, on rftkit's
+   * SIMD matmul where it loads (else XNNPACK). Waking a sleeping worker costs tens of
+   * microseconds, which ate the gain of threading products below ≈8M multiply-adds in a
+   * training step (docs/performance.md).
    */
   threadMinMacs: 8_000_000,
 };
@@ -143,6 +145,11 @@ export function wasmMatMul(
       );
       return out;
     }
+    const simd = simdKernels(backend);
+    if (simd && !(wasmThreads() > 1 && batch * m * k * n >= wasmMatMulTuning.threadMinMacs)) {
+      simdMatMul(backend, simd, a, b, transposeA, transposeB, outData.memoryOffset, keep);
+      return out;
+    }
     // Lay both operands out as row-major [.., m, k] and [.., k, n] (what XNNPACK takes).
     const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
     const bN = transposeB ? keep(transposeLastTwo(backend, b, batchB, n, k)) : b;
@@ -194,6 +201,42 @@ export function wasmMatMul(
     return out;
   } finally {
     for (const t of temps) backend.disposeData(t.dataId);
+  }
+}
+
+/**
+ * The product on rftkit's SIMD `matmul` (register-tiled, fused multiply-add where relaxed
+ * SIMD is on), with transposed operands laid out row-major first; one call per output
+ * matrix, or one for all when `b` is a single matrix.
+ */
+function simdMatMul(
+  backend: WasmBackend,
+  simd: SimdKernels,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  outOffset: number,
+  keep: (t: tf.TensorInfo) => tf.TensorInfo,
+): void {
+  const { m, k, n, aBatchShape, bBatchShape, outBatchShape } = matMulShape(a, b, transposeA, transposeB);
+  const batchA = tf.util.sizeFromShape(aBatchShape);
+  const batchB = tf.util.sizeFromShape(bBatchShape);
+  const batch = tf.util.sizeFromShape(outBatchShape);
+  // A transposed `a` read through strides touches a new cache line per k; transposing it
+  // once is as fast at these sizes and several times faster when k is large.
+  const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
+  const bN = transposeB ? keep(transposeLastTwo(backend, b, batchB, n, k)) : b;
+  const aOffset = tensorData(backend, aN).memoryOffset;
+  const bOffset = tensorData(backend, bN).memoryOffset;
+  if (batchB === 1) {
+    simd.matmul(aOffset, bOffset, outOffset, batchA * m, k, n, k, 1);
+    return;
+  }
+  const aIndex = broadcastIndex(aBatchShape, outBatchShape);
+  const bIndex = broadcastIndex(bBatchShape, outBatchShape);
+  for (let i = 0; i < batch; i++) {
+    simd.matmul(aOffset + aIndex(i) * m * k * 4, bOffset + bIndex(i) * k * n * 4, outOffset + i * m * n * 4, m, k, n, k, 1);
   }
 }
 
