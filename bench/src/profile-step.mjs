@@ -39,7 +39,7 @@ const trainer = createTrainer({
 });
 for (let i = 0; i < 3; i++) await trainer.step();
 const walls = [];
-for (let i = 0; i < 5; i++) {
+for (let i = 0; i < Number(process.env.PROFILE_STEPS ?? 5); i++) {
   const m = await trainer.step();
   walls.push([m['time/step_s'], m['time/rollout_s'], m['time/update_s']].map((s) => (s * 1000).toFixed(0)).join('/'));
 }

@@ -74,6 +74,94 @@ static inline void zero(float *y, int n) {
   for (; c < n; c++) y[c] = 0.0f;
 }
 
+/** e^x per lane with exp_f32's polynomial; lanes below −87.3 (and −∞) give 0. */
+static inline v128_t exp_f32x4(v128_t x) {
+  const v128_t lo = wasm_f32x4_splat(-87.3f);
+  v128_t under = wasm_f32x4_lt(x, lo);
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, lo), wasm_f32x4_splat(88.7f));
+  v128_t n = wasm_f32x4_floor(wasm_f32x4_add(wasm_f32x4_mul(x, wasm_f32x4_splat(1.44269504088896341f)), wasm_f32x4_splat(0.5f)));
+  v128_t r = wasm_f32x4_add(wasm_f32x4_sub(x, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f))),
+                            wasm_f32x4_mul(n, wasm_f32x4_splat(2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  v128_t y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(wasm_f32x4_mul(p, r), r), r), wasm_f32x4_splat(1.0f));
+  v128_t scale = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_v128_andnot(wasm_f32x4_mul(y, scale), under);
+}
+
+/** The dot products of q with four keys (dh a multiple of 4), as one vector. */
+static inline v128_t dot4(const float *q, const float *k0, const float *k1, const float *k2, const float *k3, int dh) {
+  v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  for (int c = 0; c < dh; c += 4) {
+    v128_t qc = wasm_v128_load(q + c);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(qc, wasm_v128_load(k0 + c)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(qc, wasm_v128_load(k1 + c)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(qc, wasm_v128_load(k2 + c)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(qc, wasm_v128_load(k3 + c)));
+  }
+  // Transpose-and-add: lane t of the result is the sum of the lanes of a_t.
+  v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
+  v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
+  return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
+}
+
+/**
+ * One query row's probabilities over Tk keys into p (scores, masked, softmax), for dh a
+ * multiple of 4: four keys per step. Returns the last key with a nonzero probability.
+ */
+static int softmax_row4(const float *qi, const float *kb, const float *mask, float *p, int Tk, int D, int dh, int last,
+                        float scale) {
+  const v128_t neg = wasm_f32x4_splat(-__builtin_inff()), vscale = wasm_f32x4_splat(scale);
+  const v128_t lanes = wasm_i32x4_make(0, 1, 2, 3), vlast = wasm_i32x4_splat(last);
+  v128_t vmax = neg;
+  int j = 0;
+  for (; j + 4 <= Tk; j += 4) {
+    const float *k0 = kb + j * D;
+    v128_t s = wasm_f32x4_mul(dot4(qi, k0, k0 + D, k0 + 2 * D, k0 + 3 * D, dh), vscale);
+    v128_t visible = wasm_v128_and(wasm_f32x4_gt(wasm_v128_load(mask + j), wasm_f32x4_splat(0.0f)),
+                                   wasm_i32x4_le(wasm_i32x4_add(lanes, wasm_i32x4_splat(j)), vlast));
+    s = wasm_v128_bitselect(s, neg, visible);
+    wasm_v128_store(p + j, s);
+    vmax = wasm_f32x4_pmax(vmax, s);
+  }
+  float max = wasm_f32x4_extract_lane(vmax, 0);
+  for (int t = 1; t < 4; t++) {
+    float m = t == 1 ? wasm_f32x4_extract_lane(vmax, 1) : t == 2 ? wasm_f32x4_extract_lane(vmax, 2) : wasm_f32x4_extract_lane(vmax, 3);
+    if (m > max) max = m;
+  }
+  for (; j < Tk; j++) {
+    if (j <= last && mask[j] > 0.0f) {
+      p[j] = dot(qi, kb + j * D, dh) * scale;
+      if (p[j] > max) max = p[j];
+    } else {
+      p[j] = -__builtin_inff();
+    }
+  }
+  if (max == -__builtin_inff()) {
+    for (j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
+    return Tk - 1;
+  }
+  const v128_t vm = wasm_f32x4_splat(max);
+  v128_t vsum = wasm_f32x4_splat(0.0f);
+  for (j = 0; j + 4 <= Tk; j += 4) {
+    v128_t e = exp_f32x4(wasm_f32x4_sub(wasm_v128_load(p + j), vm));
+    wasm_v128_store(p + j, e);
+    vsum = wasm_f32x4_add(vsum, e);
+  }
+  float sum = hsum(vsum);
+  for (; j < Tk; j++) {
+    p[j] = p[j] == -__builtin_inff() ? 0.0f : exp_f32(p[j] - max);
+    sum += p[j];
+  }
+  const float inv = 1.0f / sum;
+  for (j = 0; j < Tk; j++) p[j] *= inv;
+  return last;
+}
+
 /**
  * Attention forward over heads laid side by side: q [B,Tq,H·dh], k/v [B,Tk,H·dh],
  * keyMask [B,Tk] (> 0 visible). Query i sees key j when visible and, if causal,
@@ -93,31 +181,36 @@ void attention_forward(const float *q, const float *k, const float *v, const flo
         float *p = probs + ((b * H + h) * Tq + i) * Tk;
         int last = causal ? i + Tk - Tq : Tk - 1;
         if (last > Tk - 1) last = Tk - 1;
-        float max = -__builtin_inff();
-        for (int j = 0; j < Tk; j++) {
-          if (j <= last && mask[j] > 0.0f) {
-            float s = dot(qi, k + (b * Tk + j) * D + h * dh, dh) * scale;
-            p[j] = s;
-            if (s > max) max = s;
-          } else {
-            p[j] = -__builtin_inff();
-          }
-        }
-        if (max == -__builtin_inff()) {
-          for (int j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
+        if ((dh & 3) == 0) {
+          last = softmax_row4(qi, k + b * Tk * D + h * dh, mask, p, Tk, D, dh, last, scale);
         } else {
-          float sum = 0.0f;
+          float max = -__builtin_inff();
           for (int j = 0; j < Tk; j++) {
-            float e = p[j] == -__builtin_inff() ? 0.0f : exp_f32(p[j] - max);
-            p[j] = e;
-            sum += e;
+            if (j <= last && mask[j] > 0.0f) {
+              float s = dot(qi, k + (b * Tk + j) * D + h * dh, dh) * scale;
+              p[j] = s;
+              if (s > max) max = s;
+            } else {
+              p[j] = -__builtin_inff();
+            }
           }
-          const float inv = 1.0f / sum;
-          for (int j = 0; j < Tk; j++) p[j] *= inv;
+          if (max == -__builtin_inff()) {
+            for (int j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
+            last = Tk - 1;
+          } else {
+            float sum = 0.0f;
+            for (int j = 0; j < Tk; j++) {
+              float e = p[j] == -__builtin_inff() ? 0.0f : exp_f32(p[j] - max);
+              p[j] = e;
+              sum += e;
+            }
+            const float inv = 1.0f / sum;
+            for (int j = 0; j < Tk; j++) p[j] *= inv;
+          }
         }
         float *o = out + (b * Tq + i) * D + h * dh;
         zero(o, dh);
-        for (int j = 0; j < Tk; j++) {
+        for (int j = 0; j <= last; j++) {
           if (p[j] != 0.0f) axpy(o, p[j], v + (b * Tk + j) * D + h * dh, dh);
         }
       }
@@ -252,7 +345,7 @@ static inline float row_sum(const float *x, int n) {
 }
 
 /** Mean and 1/√(var + eps) of one row, in two passes. */
-static inline void mean_rstd(const float *x, int D, float eps, float *mean_out, float *rstd_out) {
+__attribute__((always_inline)) static inline void mean_rstd(const float *x, int D, float eps, float *mean_out, float *rstd_out) {
   const float mean = row_sum(x, D) / (float)D;
   v128_t vm = wasm_f32x4_splat(mean), acc = wasm_f32x4_splat(0.0f);
   int j = 0;
@@ -473,4 +566,130 @@ void matmul(const float *A, const float *B, float *C, int M, int K, int N, int a
     for (; j + 4 <= N; j += 4) tile1x4(a, acs, B + j, N, c + j, K);
     for (; j < N; j++) c[j] = dot_strided(a, acs, B + j, N, K);
   }
+}
+
+// ---- Token log-probabilities and entropies -------------------------------------------------
+
+/** ln x for finite x > 0 (Cephes logf polynomial; absolute error ≈ 1e-7 near 1). */
+static inline float log_f32(float x) {
+  union {
+    float f;
+    int i;
+  } u;
+  u.f = x;
+  int e = ((u.i >> 23) & 0xff) - 127;
+  u.i = (u.i & 0x007fffff) | 0x3f800000;
+  float m = u.f;
+  if (m > 1.41421356f) {
+    m *= 0.5f;
+    e += 1;
+  }
+  const float f = m - 1.0f, z = f * f;
+  float y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * z;
+  y += -2.12194440e-4f * (float)e;
+  y += -0.5f * z;
+  return f + y + 0.693359375f * (float)e;
+}
+
+/** Of softmax(x·invT) over one row of V: the max of x·invT, log Σ exp(s − max), entropy. */
+__attribute__((always_inline)) static inline void softmax_stats(const float *x, int V, float invT, float *max_out, float *lse_out, float *entropy_out) {
+  const v128_t vt = wasm_f32x4_splat(invT);
+  v128_t vmax = wasm_f32x4_splat(-__builtin_inff());
+  int j = 0;
+  for (; j + 4 <= V; j += 4) vmax = wasm_f32x4_pmax(vmax, wasm_f32x4_mul(wasm_v128_load(x + j), vt));
+  float max = -__builtin_inff();
+  for (int t = 0; t < 4 && V >= 4; t++) {
+    float m = t == 0 ? wasm_f32x4_extract_lane(vmax, 0)
+              : t == 1 ? wasm_f32x4_extract_lane(vmax, 1)
+              : t == 2 ? wasm_f32x4_extract_lane(vmax, 2)
+                       : wasm_f32x4_extract_lane(vmax, 3);
+    if (m > max) max = m;
+  }
+  for (; j < V; j++)
+    if (x[j] * invT > max) max = x[j] * invT;
+  const v128_t vm = wasm_f32x4_splat(max);
+  v128_t vsum = wasm_f32x4_splat(0.0f), vps = vsum;
+  for (j = 0; j + 4 <= V; j += 4) {
+    v128_t s = wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(x + j), vt), vm);
+    v128_t e = exp_f32x4(s);
+    vsum = wasm_f32x4_add(vsum, e);
+    vps = wasm_f32x4_add(vps, wasm_f32x4_mul(e, s));
+  }
+  float sum = hsum(vsum), ps = hsum(vps);
+  for (; j < V; j++) {
+    float s = x[j] * invT - max, e = exp_f32(s);
+    sum += e;
+    ps += e * s;
+  }
+  const float lse = log_f32(sum);
+  *max_out = max;
+  *lse_out = lse;
+  // H = −Σ p (s − lse) = lse − Σ p s.
+  *entropy_out = lse - ps / sum;
+}
+
+/** Per row of logits [rows, V]: log p(target) and the entropy of softmax(logits·invT). */
+EXPORT(token_logp_forward)
+void token_logp_forward(const float *logits, const int *targets, float *logp, float *entropy, int rows, int V, float invT) {
+  for (int r = 0; r < rows; r++) {
+    const float *x = logits + r * V;
+    float max, lse, H;
+    softmax_stats(x, V, invT, &max, &lse, &H);
+    logp[r] = x[targets[r]] * invT - max - lse;
+    entropy[r] = H;
+  }
+}
+
+/** d/dlogits of Σ dlogp·logp + dentropy·entropy (per row), as the JavaScript kernel. */
+EXPORT(token_logp_backward)
+void token_logp_backward(const float *dlogp, const float *dentropy, const float *logits, const int *targets, float *dx,
+                         int rows, int V, float invT) {
+  const v128_t vt = wasm_f32x4_splat(invT);
+  for (int r = 0; r < rows; r++) {
+    const float *x = logits + r * V;
+    float *d = dx + r * V;
+    float max, lse, H;
+    softmax_stats(x, V, invT, &max, &lse, &H);
+    const float g1 = dlogp[r], g2 = dentropy[r];
+    const v128_t off = wasm_f32x4_splat(max + lse), vg1 = wasm_f32x4_splat(g1), vg2 = wasm_f32x4_splat(g2);
+    const v128_t vh = wasm_f32x4_splat(H);
+    int j = 0;
+    for (; j + 4 <= V; j += 4) {
+      v128_t lp = wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(x + j), vt), off);
+      v128_t p = exp_f32x4(lp);
+      v128_t g = wasm_f32x4_add(wasm_f32x4_mul(vg1, p), wasm_f32x4_mul(wasm_f32x4_mul(vg2, p), wasm_f32x4_add(lp, vh)));
+      wasm_v128_store(d + j, wasm_f32x4_neg(wasm_f32x4_mul(vt, g)));
+    }
+    for (; j < V; j++) {
+      float lp = x[j] * invT - max - lse, p = exp_f32(lp);
+      d[j] = invT * (-g1 * p - g2 * p * (lp + H));
+    }
+    d[targets[r]] += invT * g1;
+  }
+}
+
+// ---- Σ x² in double (gradient norms) --------------------------------------------------------
+
+EXPORT(sum_of_squares)
+double sum_of_squares(const float *x, int n) {
+  v128_t acc = wasm_f64x2_splat(0.0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    v128_t v = wasm_v128_load(x + i);
+    v128_t lo = wasm_f64x2_promote_low_f32x4(v);
+    v128_t hi = wasm_f64x2_promote_low_f32x4(wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+    acc = wasm_f64x2_add(acc, wasm_f64x2_add(wasm_f64x2_mul(lo, lo), wasm_f64x2_mul(hi, hi)));
+  }
+  double s = wasm_f64x2_extract_lane(acc, 0) + wasm_f64x2_extract_lane(acc, 1);
+  for (; i < n; i++) s += (double)x[i] * (double)x[i];
+  return s;
 }

@@ -368,17 +368,33 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
     },
     {
       name: TOKEN_LOGP,
-      func: ({ inputs: { logits, targets }, backend, attrs }) =>
-        runJs(backend, [logits!, targets!], [[...targets!.shape], [...targets!.shape]], ([lv, tv], [lp, ent]) =>
-          tokenLogpForward(lv!, tv as unknown as Int32Array, lp!, ent!, 1 / (attrs?.temperature as number)),
-        ),
+      func: ({ inputs: { logits, targets }, backend, attrs }) => {
+        const invT = 1 / (attrs?.temperature as number);
+        const rows = tf.util.sizeFromShape(targets!.shape);
+        const V = rows === 0 ? 0 : tf.util.sizeFromShape(logits!.shape) / rows;
+        return simdOrJs(
+          backend,
+          [logits!, targets!],
+          [[...targets!.shape], [...targets!.shape]],
+          (k, [lp, tp], [op, ep]) => k.token_logp_forward(lp!, tp!, op!, ep!, rows, V, invT),
+          ([lv, tv], [lp, ent]) => tokenLogpForward(lv!, tv as unknown as Int32Array, lp!, ent!, invT),
+        );
+      },
     },
     {
       name: TOKEN_LOGP_GRAD,
-      func: ({ inputs: { dlogp, dentropy, logits, targets }, backend, attrs }) =>
-        runJs(backend, [dlogp!, dentropy!, logits!, targets!], [[...logits!.shape]], ([g1, g2, lv, tv], [dx]) =>
-          tokenLogpBackward(g1!, g2!, lv!, tv as unknown as Int32Array, dx!, 1 / (attrs?.temperature as number)),
-        )[0]!,
+      func: ({ inputs: { dlogp, dentropy, logits, targets }, backend, attrs }) => {
+        const invT = 1 / (attrs?.temperature as number);
+        const rows = tf.util.sizeFromShape(targets!.shape);
+        const V = rows === 0 ? 0 : tf.util.sizeFromShape(logits!.shape) / rows;
+        return simdOrJs(
+          backend,
+          [dlogp!, dentropy!, logits!, targets!],
+          [[...logits!.shape]],
+          (k, [g1, g2, lp, tp], [dx]) => k.token_logp_backward(g1!, g2!, lp!, tp!, dx!, rows, V, invT),
+          ([g1, g2, lv, tv], [dx]) => tokenLogpBackward(g1!, g2!, lv!, tv as unknown as Int32Array, dx!, invT),
+        )[0]!;
+      },
     },
     {
       // wasm: the SIMD build of the same loops (simd/kernels.c); cpu: JavaScript.
@@ -422,6 +438,14 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         const list = Object.keys(inputs)
           .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
           .map((k) => inputs[k]!);
+        const kernels = isWasmBackend(backend) ? simdKernels(backend) : undefined;
+        if (kernels && isWasmBackend(backend)) {
+          let acc = 0;
+          for (const t of list) acc += kernels.sum_of_squares(tensorData(backend, t).memoryOffset, tf.util.sizeFromShape(t.shape));
+          const out = backend.makeOutput([], 'float32');
+          new Float32Array(backend.wasm.HEAPU8.buffer, tensorData(backend, out).memoryOffset, 1)[0] = acc;
+          return out;
+        }
         return runJs(backend, list, [[]], (ins, [out]) => {
           let acc = 0;
           for (const x of ins) for (let i = 0; i < x.length; i++) acc += x[i]! * x[i]!;
@@ -439,7 +463,11 @@ export const JS_KERNEL_BACKENDS = ['wasm', 'cpu'] as const;
  * Registers the fused kernels for wasm and cpu (idempotent; safe from two copies of this
  * module in one process, e.g. source and dist).
  */
+let registered = false;
+
 export function registerJsKernels(): void {
+  if (registered) return;
+  registered = true;
   for (const backendName of JS_KERNEL_BACKENDS) {
     for (const { name, func } of kernels()) {
       if (tf.getKernel(name, backendName)) continue;

@@ -40,6 +40,9 @@ describe('SIMD kernels module', () => {
         'layer_norm_backward',
         'layer_norm_forward',
         'matmul',
+        'sum_of_squares',
+        'token_logp_backward',
+        'token_logp_forward',
       ]);
       const memory = new WA.Memory(shared ? { initial: 4, maximum: 16, shared: true } : { initial: 4 });
       const k = new WA.Instance(module, { env: { memory } }).exports;

@@ -57,6 +57,19 @@ export interface SimdKernels {
     b1: number,
     b2: number,
   ): void;
+  token_logp_forward(logits: number, targets: number, logp: number, entropy: number, rows: number, V: number, invT: number): void;
+  token_logp_backward(
+    dlogp: number,
+    dentropy: number,
+    logits: number,
+    targets: number,
+    dx: number,
+    rows: number,
+    V: number,
+    invT: number,
+  ): void;
+  /** Σ x² over n floats, accumulated in double. */
+  sum_of_squares(x: number, n: number): number;
   /** C[M,N] = op(A)·B; element (i,k) of op(A) at A[i·ars + k·acs]; B [K,N], C [M,N]. */
   matmul(A: number, B: number, C: number, M: number, K: number, N: number, ars: number, acs: number): void;
   attention_backward(
@@ -103,6 +116,14 @@ function backendMemory(wasm: unknown): WasmMemory | undefined {
 
 const byModule = new WeakMap<object, SimdKernels | null>();
 let loadedRelaxed = false;
+/** The last lookup, for the common case of one backend (kernels call this per launch). */
+let last: { key: object | undefined; kernels: SimdKernels | null } = { key: undefined, kernels: null };
+let enabled = process.env.RFTKIT_WASM_SIMD !== '0';
+
+/** Turns rftkit's SIMD kernels off or on for this process (`RFTKIT_WASM_SIMD=0` starts off). */
+export function setSimdKernelsEnabled(on: boolean): void {
+  enabled = on;
+}
 
 function decode(base64: string): Uint8Array {
   return Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
@@ -132,12 +153,14 @@ function relaxedSimdAvailable(): boolean {
 
 /**
  * The SIMD kernels bound to `backend`'s memory, or undefined when they cannot load there or
- * `RFTKIT_WASM_SIMD=0` turns them off (the kernels then run as JavaScript, as on cpu). The
+ * are turned off (`RFTKIT_WASM_SIMD=0`, `setSimdKernelsEnabled`): the kernels then run as
+ * JavaScript, as on cpu. The
  * build with relaxed SIMD's fused multiply-add (in `matmul`) is preferred where it compiles.
  */
 export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
-  if (process.env.RFTKIT_WASM_SIMD === '0') return undefined;
+  if (!enabled) return undefined;
   const key = backend.wasm as unknown as object;
+  if (key === last.key) return last.kernels ?? undefined;
   let kernels = byModule.get(key);
   if (kernels === undefined) {
     kernels = null;
@@ -160,6 +183,7 @@ export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
     }
     byModule.set(key, kernels);
   }
+  last = { key, kernels };
   return kernels ?? undefined;
 }
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { ATTENTION } from '../kernels/js-kernels';
-import { simdKernels } from '../kernels/simd';
+import { setSimdKernelsEnabled, simdKernels } from '../kernels/simd';
 import { isWasmBackend } from '../kernels/wasm-internals';
 import { describeBackends } from '../testing/backends';
 import { expectAllClose } from '../testing/close';
@@ -80,14 +80,14 @@ describeBackends('attention', (backend) => {
     });
   }
 
-  it('RFTKIT_WASM_SIMD=0 runs the JavaScript kernels instead, with the same results', () => {
+  it('with the SIMD kernels off (RFTKIT_WASM_SIMD=0) the JavaScript kernels run, with the same results', () => {
     const q = randn([2, 5, 8], 7) as tf.Tensor3D;
     const k = randn([2, 5, 8], 8) as tf.Tensor3D;
     const v = randn([2, 5, 8], 9) as tf.Tensor3D;
     const mask = tf.tensor2d([0, 1, 1, 1, 1, 1, 1, 1, 1, 1], [2, 5]);
     const opts = { heads: 2, causal: true };
     const simd = attention(q, k, v, mask, opts);
-    process.env.RFTKIT_WASM_SIMD = '0';
+    setSimdKernelsEnabled(false);
     try {
       const b = tf.backend();
       expect(isWasmBackend(b) ? simdKernels(b) : undefined).toBeUndefined();
@@ -95,7 +95,7 @@ describeBackends('attention', (backend) => {
       expectAllClose(js.dataSync(), simd.dataSync(), { rtol: 1e-5, atol: 1e-6 });
       js.dispose();
     } finally {
-      delete process.env.RFTKIT_WASM_SIMD;
+      setSimdKernelsEnabled(true);
     }
     tf.dispose([q, k, v, mask, simd]);
   });
