@@ -55,6 +55,52 @@ describeBackends('KV-cached decoding', () => {
     });
   }
 
+  it('rows that repeat a prompt share its prefill and decode exactly as they would alone', async () => {
+    const policy = createTransformerPolicy({ tokenizer, dModel: 16, nLayers: 2, nHeads: 2, maxSeqLen: 16, seed: 4 });
+    randomizeWeights(policy, 12);
+    const prompts = [[1, 3, 4, 5], [1, 8, 9]];
+    // Rows 0, 2 and 3 repeat prompt 0; row 1 is prompt 1 (as a group of samples would be).
+    const rows = [prompts[0]!, prompts[1]!, prompts[0]!, prompts[0]!];
+    const steps = 3;
+    const feed = [Int32Array.from([3, 4, 5, 6]), Int32Array.from([7, 3, 8, 9])];
+    const run = async (batch: number[][]) => {
+      const input = leftPad(batch, 4);
+      const { session, logits } = policy.startDecode(input, steps);
+      tf.dispose([input.tokens, input.attentionMask]);
+      const out = [Array.from(logits.dataSync())];
+      logits.dispose();
+      for (const f of feed) {
+        const l = session.step(f.subarray(0, batch.length));
+        out.push(Array.from(l.dataSync()));
+        l.dispose();
+      }
+      session.dispose();
+      return out;
+    };
+    const V = tokenizer.vocabSize;
+    await expectNoLeaks(async () => {
+      const together = await run(rows);
+      // Each row decoded on its own, with its own continuation tokens.
+      for (let r = 0; r < rows.length; r++) {
+        const input = leftPad([rows[r]!], 4);
+        const { session, logits } = policy.startDecode(input, steps);
+        tf.dispose([input.tokens, input.attentionMask]);
+        const alone = [Array.from(logits.dataSync())];
+        logits.dispose();
+        for (const f of feed) {
+          const l = session.step(f.subarray(r, r + 1));
+          alone.push(Array.from(l.dataSync()));
+          l.dispose();
+        }
+        session.dispose();
+        alone.forEach((step, s) => {
+          expectAllClose(together[s]!.slice(r * V, (r + 1) * V), step, { rtol: 1e-5, atol: 1e-6, label: `row ${r} step ${s}` });
+        });
+      }
+    });
+    policy.dispose();
+  });
+
   it('refuses to step past maxNewTokens and past maxSeqLen', () => {
     const policy = createTransformerPolicy({ tokenizer, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8 });
     const prompt = leftPad([[1, 3, 4]]);

@@ -19,8 +19,33 @@ interface Tables {
 }
 
 /**
+ * The distinct rows of a prompt batch (tokens and mask alike) and, for each row, the index of
+ * its distinct row; undefined when no row repeats another.
+ */
+function distinctRows(input: ForwardInput): { distinct: tf.Tensor1D; source: tf.Tensor1D } | undefined {
+  const [B, L] = input.tokens.shape;
+  const tokens = input.tokens.dataSync();
+  const mask = input.attentionMask.dataSync();
+  const index = new Map<string, number>();
+  const distinct: number[] = [];
+  const source = new Int32Array(B);
+  for (let r = 0; r < B; r++) {
+    const key = `${Array.prototype.join.call(tokens.subarray(r * L, (r + 1) * L), ',')}|${Array.prototype.join.call(mask.subarray(r * L, (r + 1) * L), ',')}`;
+    let at = index.get(key);
+    if (at === undefined) {
+      at = distinct.length;
+      index.set(key, at);
+      distinct.push(r);
+    }
+    source[r] = at;
+  }
+  if (distinct.length === B) return undefined;
+  return { distinct: tf.tensor1d(distinct, 'int32'), source: tf.tensor1d(source, 'int32') };
+}
+
+/**
  * Prefills a KV cache with the prompt and returns a session that feeds one token per row
- * per step. A step appends its key/value to the cache with one concat along time (a plain
+ * per step. Rows repeating a prompt are prefilled once (see `distinctRows`). A step appends its key/value to the cache with one concat along time (a plain
  * copy), and attends over the `promptLen + step + 1` keys written so far. Writing into a
  * preallocated cache with `k ⊗ onehot(slot)` costs a broadcast multiply and an add over
  * the whole cache per layer, which on wasm takes several times longer than the copy.
@@ -41,14 +66,28 @@ export function startDecodeSession(
       `prompt length ${promptLen} + maxNewTokens ${maxNewTokens} exceeds maxSeqLen ${cfg.maxSeqLen}`,
     );
   }
-  const S = promptLen + maxNewTokens;
   const dm = dims(cfg);
 
+  const shared = distinctRows(input);
   const init = tidyObj(() => {
     const collect: LayerKV[] = [];
-    const logits = forwardLogits(P, cfg, input.tokens, input.attentionMask, collect);
-    const last = tf.reshape(tf.slice(logits, [0, promptLen - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D;
-    const caches = collect.map(({ k, v }) => ({ k, v }));
+    // Rows that repeat a prompt (the samples of a group) share one prefill: the distinct
+    // rows run forward, then every row takes its copy of the cache and the last logits.
+    // Each row's numbers are the same either way (every kernel computes rows independently).
+    const tokens = shared ? tf.gather(input.tokens, shared.distinct) : input.tokens;
+    const mask = shared ? tf.gather(input.attentionMask, shared.distinct) : input.attentionMask;
+    const logits = forwardLogits(P, cfg, tokens as tf.Tensor2D, mask as tf.Tensor2D, collect);
+    const rows = logits.shape[0];
+    let last = tf.reshape(tf.slice(logits, [0, promptLen - 1, 0], [rows, 1, -1]), [rows, -1]) as tf.Tensor2D;
+    let caches = collect.map(({ k, v }) => ({ k, v }));
+    if (shared) {
+      // Copies rows as a one-hot product (exact: 1·x + 0·y = x), far faster than wasm's gather.
+      const pick = tf.cast(tf.oneHot(shared.source, rows), 'float32') as tf.Tensor2D;
+      const copyRows = <T extends tf.Tensor>(x: T): T =>
+        tf.reshape(tf.matMul(pick, tf.reshape(x, [rows, -1]) as tf.Tensor2D), [B, ...x.shape.slice(1)]) as T;
+      last = copyRows(last);
+      caches = caches.map(({ k, v }) => ({ k: copyRows(k), v: copyRows(v) }));
+    }
     const maskF = tf.cast(input.attentionMask, 'float32');
     const base = tf.cast(tf.sum(maskF, 1), 'int32');
     const keyValid = tf.concat([maskF, tf.ones([B, maxNewTokens])], 1);
@@ -58,6 +97,7 @@ export function startDecodeSession(
     };
     return { last, caches, tables };
   });
+  if (shared) tf.dispose([shared.distinct, shared.source]);
 
   let caches: LayerKV[] = init.caches;
   const tables = init.tables;
