@@ -474,13 +474,16 @@ void adam_update(const float *x, const float *g, const float *m, const float *v,
 
 // ---- Matrix product ------------------------------------------------------------------------
 //
-// C[M,N] = op(A)·B, with element (i,k) of op(A) at A[i·ars + k·acs] (ars = K, acs = 1 for A
-// [M,K]; ars = 1, acs = M for a transposed A stored [K,M]), B [K,N] and C [M,N] row-major.
+// C[M,N] = op(A)·B (+ bias[N] when bias is not null), with element (i,k) of op(A) at
+// A[i·ars + k·acs] (ars = K, acs = 1 for A [M,K]; ars = 1, acs = M for a transposed A stored
+// [K,M]), B [K,N] and C [M,N] row-major. The bias seeds the accumulators.
 // Register tiles of 4 rows × 8 columns (8 vector accumulators); then 4 columns, then single
 // columns; leftover rows one at a time. Each output sums over k in order.
 
-static inline void tile4x8(const float *a, int ars, int acs, const float *b, int N, float *c, int K) {
-  v128_t c00 = wasm_f32x4_splat(0.0f), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+static inline v128_t bias_at(const float *bias, int j) { return bias ? wasm_v128_load(bias + j) : wasm_f32x4_splat(0.0f); }
+
+static inline void tile4x8(const float *a, int ars, int acs, const float *b, int N, float *c, int K, const float *bias) {
+  v128_t c00 = bias_at(bias, 0), c01 = bias_at(bias, 4), c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
   const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
   for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
@@ -507,8 +510,8 @@ static inline void tile4x8(const float *a, int ars, int acs, const float *b, int
   wasm_v128_store(c + 3 * N + 4, c31);
 }
 
-static inline void tile4x4(const float *a, int ars, int acs, const float *b, int N, float *c, int K) {
-  v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0, c2 = c0, c3 = c0;
+static inline void tile4x4(const float *a, int ars, int acs, const float *b, int N, float *c, int K, const float *bias) {
+  v128_t c0 = bias_at(bias, 0), c1 = c0, c2 = c0, c3 = c0;
   const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
   for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
     v128_t b0 = wasm_v128_load(b);
@@ -523,8 +526,8 @@ static inline void tile4x4(const float *a, int ars, int acs, const float *b, int
   wasm_v128_store(c + 3 * N, c3);
 }
 
-static inline void tile1x8(const float *a, int acs, const float *b, int N, float *c, int K) {
-  v128_t c0 = wasm_f32x4_splat(0.0f), c1 = c0;
+static inline void tile1x8(const float *a, int acs, const float *b, int N, float *c, int K, const float *bias) {
+  v128_t c0 = bias_at(bias, 0), c1 = bias_at(bias, 4);
   for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
     v128_t x = wasm_f32x4_splat(a[ko]);
     c0 = MADD(x, wasm_v128_load(b), c0);
@@ -534,37 +537,36 @@ static inline void tile1x8(const float *a, int acs, const float *b, int N, float
   wasm_v128_store(c + 4, c1);
 }
 
-static inline void tile1x4(const float *a, int acs, const float *b, int N, float *c, int K) {
-  v128_t c0 = wasm_f32x4_splat(0.0f);
+static inline void tile1x4(const float *a, int acs, const float *b, int N, float *c, int K, const float *bias) {
+  v128_t c0 = bias_at(bias, 0);
   for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) c0 = MADD(wasm_f32x4_splat(a[ko]), wasm_v128_load(b), c0);
   wasm_v128_store(c, c0);
 }
 
-static inline float dot_strided(const float *a, int acs, const float *b, int N, int K) {
-  float s = 0.0f;
+static inline float dot_strided(const float *a, int acs, const float *b, int N, int K, float s) {
   for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) s += a[ko] * b[0];
   return s;
 }
 
 EXPORT(matmul)
-void matmul(const float *A, const float *B, float *C, int M, int K, int N, int ars, int acs) {
+void matmul(const float *A, const float *B, float *C, int M, int K, int N, int ars, int acs, const float *bias) {
   int i = 0;
   for (; i + 4 <= M; i += 4) {
     const float *a = A + i * ars;
     float *c = C + i * N;
     int j = 0;
-    for (; j + 8 <= N; j += 8) tile4x8(a, ars, acs, B + j, N, c + j, K);
-    for (; j + 4 <= N; j += 4) tile4x4(a, ars, acs, B + j, N, c + j, K);
+    for (; j + 8 <= N; j += 8) tile4x8(a, ars, acs, B + j, N, c + j, K, bias ? bias + j : 0);
+    for (; j + 4 <= N; j += 4) tile4x4(a, ars, acs, B + j, N, c + j, K, bias ? bias + j : 0);
     for (; j < N; j++)
-      for (int r = 0; r < 4; r++) c[r * N + j] = dot_strided(a + r * ars, acs, B + j, N, K);
+      for (int r = 0; r < 4; r++) c[r * N + j] = dot_strided(a + r * ars, acs, B + j, N, K, bias ? bias[j] : 0.0f);
   }
   for (; i < M; i++) {
     const float *a = A + i * ars;
     float *c = C + i * N;
     int j = 0;
-    for (; j + 8 <= N; j += 8) tile1x8(a, acs, B + j, N, c + j, K);
-    for (; j + 4 <= N; j += 4) tile1x4(a, acs, B + j, N, c + j, K);
-    for (; j < N; j++) c[j] = dot_strided(a, acs, B + j, N, K);
+    for (; j + 8 <= N; j += 8) tile1x8(a, acs, B + j, N, c + j, K, bias ? bias + j : 0);
+    for (; j + 4 <= N; j += 4) tile1x4(a, acs, B + j, N, c + j, K, bias ? bias + j : 0);
+    for (; j < N; j++) c[j] = dot_strided(a, acs, B + j, N, K, bias ? bias[j] : 0.0f);
   }
 }
 

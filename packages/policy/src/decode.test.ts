@@ -79,6 +79,9 @@ describeBackends('KV-cached decoding', () => {
     };
     const V = tokenizer.vocabSize;
     await expectNoLeaks(async () => {
+      // Every row the same prompt: one distinct row, copied to all (prefill logits equal).
+      const same = await run([rows[0]!, rows[0]!, rows[0]!]);
+      for (let r = 1; r < 3; r++) expect(same[0]!.slice(r * V, (r + 1) * V)).toEqual(same[0]!.slice(0, V));
       const together = await run(rows);
       // Each row decoded on its own, with its own continuation tokens.
       for (let r = 0; r < rows.length; r++) {

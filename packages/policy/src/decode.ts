@@ -81,10 +81,14 @@ export function startDecodeSession(
     let last = tf.reshape(tf.slice(logits, [0, promptLen - 1, 0], [rows, 1, -1]), [rows, -1]) as tf.Tensor2D;
     let caches = collect.map(({ k, v }) => ({ k, v }));
     if (shared) {
-      // Copies rows as a one-hot product (exact: 1·x + 0·y = x), far faster than wasm's gather.
-      const pick = tf.cast(tf.oneHot(shared.source, rows), 'float32') as tf.Tensor2D;
-      const copyRows = <T extends tf.Tensor>(x: T): T =>
-        tf.reshape(tf.matMul(pick, tf.reshape(x, [rows, -1]) as tf.Tensor2D), [B, ...x.shape.slice(1)]) as T;
+      // Copies rows as a one-hot product (exact: 1·x + 0·y = x), far faster than wasm's
+      // gather; one distinct row is tiled (tf.oneHot needs a depth of 2 or more).
+      const pick = rows > 1 ? (tf.cast(tf.oneHot(shared.source, rows), 'float32') as tf.Tensor2D) : undefined;
+      const copyRows = <T extends tf.Tensor>(x: T): T => {
+        const flat = tf.reshape(x, [rows, -1]) as tf.Tensor2D;
+        const copied = pick ? tf.matMul(pick, flat) : tf.tile(flat, [B, 1]);
+        return tf.reshape(copied, [B, ...x.shape.slice(1)]) as T;
+      };
       last = copyRows(last);
       caches = caches.map(({ k, v }) => ({ k: copyRows(k), v: copyRows(v) }));
     }

@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * `x [N, in] · w [in, out] + b [out]` as one plain 2-D matmul: callers flatten batch and
- * time into rows, because batched (3-D) matmuls are far slower on wasm. The gradient's
- * transposed products are served by core's wasm BatchMatMul override.
+ * `x [N, in] · w [in, out] + b [out]` as one 2-D matmul with the bias fused in (core's wasm
+ * override seeds the SIMD matmul's accumulators with it): callers flatten batch and time
+ * into rows. The gradient's transposed products and bias sums are core's overrides too.
  */
 export function dense(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  const y = tf.matMul(x, w as tf.Tensor2D) as tf.Tensor2D;
-  return b ? tf.add<tf.Tensor2D>(y, b) : y;
+  if (!b) return tf.matMul(x, w as tf.Tensor2D) as tf.Tensor2D;
+  return tf.fused.matMul({ a: x, b: w as tf.Tensor2D, bias: b }) as tf.Tensor2D;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { SelectedBackend } from '../backend';
 import { overrideKernel, restoreKernel } from './override';
-import { makeWasmBatchMatMul } from './wasm-batch-matmul';
+import { makeWasmBatchMatMul, makeWasmFusedMatMul } from './wasm-batch-matmul';
 import { makeWasmCast, makeWasmIdentity } from './wasm-identity';
 import { makeWasmPow } from './wasm-pow';
 import { makeWasmSum } from './wasm-sum';
@@ -11,6 +11,7 @@ const OVERRIDES: Record<string, Record<string, Parameters<typeof overrideKernel>
     BatchMatMul: makeWasmBatchMatMul,
     Cast: makeWasmCast,
     Identity: makeWasmIdentity,
+    _FusedMatMul: makeWasmFusedMatMul,
     Pow: makeWasmPow,
     Sum: makeWasmSum,
   },

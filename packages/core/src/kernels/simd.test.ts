@@ -106,7 +106,7 @@ describe('SIMD kernels module', () => {
         a.set(lcg(M * K, 5));
         b.set(lcg(K * N, 6));
         c.fill(Number.NaN);
-        k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, K, 1);
+        k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, K, 1, 0);
         const want = new Float64Array(M * N);
         for (let i = 0; i < M; i++) for (let p = 0; p < K; p++) for (let j = 0; j < N; j++) want[i * N + j] = want[i * N + j]! + a[i * K + p]! * b[p * N + j]!;
         expectAllClose(c, want, { rtol: 1e-5, atol: 1e-5, label: `${M}x${K}x${N}` });
@@ -115,8 +115,13 @@ describe('SIMD kernels module', () => {
         for (let i = 0; i < M; i++) for (let p = 0; p < K; p++) at[i + p * M] = a[i * K + p]!;
         a.set(at);
         c.fill(Number.NaN);
-        k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, 1, M);
+        k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, 1, M, 0);
         expectAllClose(c, want, { rtol: 1e-5, atol: 1e-5, label: `${M}x${K}x${N} strided` });
+        // With a bias [N] seeding every row.
+        const bias = new Float32Array(memory.buffer, c.byteOffset + 4 * M * N, N);
+        bias.set(lcg(N, 7));
+        k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, 1, M, bias.byteOffset);
+        expectAllClose(c, Float64Array.from(want, (x, idx) => x + bias[idx % N]!), { rtol: 1e-5, atol: 1e-5, label: `${M}x${K}x${N} bias` });
       }
     });
   }

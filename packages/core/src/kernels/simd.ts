@@ -70,8 +70,8 @@ export interface SimdKernels {
   ): void;
   /** Σ x² over n floats, accumulated in double. */
   sum_of_squares(x: number, n: number): number;
-  /** C[M,N] = op(A)·B; element (i,k) of op(A) at A[i·ars + k·acs]; B [K,N], C [M,N]. */
-  matmul(A: number, B: number, C: number, M: number, K: number, N: number, ars: number, acs: number): void;
+  /** C[M,N] = op(A)·B (+ bias[N] unless 0); element (i,k) of op(A) at A[i·ars + k·acs]; B [K,N]. */
+  matmul(A: number, B: number, C: number, M: number, K: number, N: number, ars: number, acs: number, bias: number): void;
   attention_backward(
     dout: number,
     q: number,

@@ -219,4 +219,39 @@ describe('wasm BatchMatMul override', () => {
       }
     }
   });
+
+  it('fused matMul with a bias (dense layers) equals the cpu backend, values and gradients, for every transpose', async () => {
+    for (const [ta, tb] of FLAGS) {
+      for (const [m, k, n] of [
+        [9, 6, 8],
+        [5, 3, 13],
+      ] as const) {
+        const aShape = ta ? [k, m] : [m, k];
+        const bShape = tb ? [n, k] : [k, n];
+        const aVals = tf.randomNormal(aShape, 0, 1, 'float32', 8).dataSync();
+        const bVals = tf.randomNormal(bShape, 0, 1, 'float32', 9).dataSync();
+        const cVals = tf.randomNormal([n], 0, 1, 'float32', 10).dataSync();
+        const wVals = tf.randomNormal([m, n], 0, 1, 'float32', 11).dataSync();
+        const run = async (backend: 'cpu' | 'wasm') => {
+          await selectBackend(backend);
+          const [a, b, c, w] = [tf.tensor(aVals, aShape), tf.tensor(bVals, bShape), tf.tensor(cVals, [n]), tf.tensor(wVals, [m, n])];
+          const f = (x: tf.Tensor, y: tf.Tensor, z: tf.Tensor) =>
+            tf.sum(tf.mul(tf.tanh(tf.fused.matMul({ a: x as tf.Tensor2D, b: y as tf.Tensor2D, bias: z, transposeA: ta, transposeB: tb })), w));
+          const y = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, bias: c, transposeA: ta, transposeB: tb });
+          const grads = tf.grads(f)([a, b, c]);
+          const out = [y, ...grads].map((t) => t.dataSync().slice());
+          tf.dispose([a, b, c, w, y, ...grads]);
+          return out;
+        };
+        const cpu = await run('cpu');
+        const before = tf.memory().numTensors;
+        const wasm = await run('wasm');
+        expect(tf.memory().numTensors).toBe(before);
+        ['y', 'grad a', 'grad b', 'grad bias'].forEach((what, i) => {
+          expectAllClose(wasm[i]!, cpu[i]!, { rtol: 1e-4, atol: 1e-5, label: `${what} ${m}x${k}x${n} ta=${ta} tb=${tb}` });
+        });
+      }
+    }
+  });
 });
+

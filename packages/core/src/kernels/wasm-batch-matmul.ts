@@ -110,6 +110,23 @@ export function wasmMatMul(
   transposeA: boolean,
   transposeB: boolean,
 ): tf.TensorInfo {
+  return wasmMatMulBias(backend, a, b, transposeA, transposeB);
+}
+
+/** Whether `wasmMatMulBias` takes a bias for this product (rftkit's SIMD matmul runs it). */
+export function simdRunsProduct(backend: WasmBackend, macs: number): boolean {
+  return simdKernels(backend) !== undefined && !(wasmThreads() > 1 && macs >= wasmMatMulTuning.threadMinMacs);
+}
+
+/** `wasmMatMul` plus a `[n]` bias added to every output row (only where `simdRunsProduct`). */
+export function wasmMatMulBias(
+  backend: WasmBackend,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  bias?: tf.TensorInfo,
+): tf.TensorInfo {
   const { m, k, n, aBatchShape, bBatchShape, outBatchShape } = matMulShape(a, b, transposeA, transposeB);
   const batchA = tf.util.sizeFromShape(aBatchShape);
   const batchB = tf.util.sizeFromShape(bBatchShape);
@@ -128,6 +145,12 @@ export function wasmMatMul(
       new Float32Array(backend.wasm.HEAPU8.buffer, outData.memoryOffset, batch * m * n).fill(0);
       return out;
     }
+    const simd = simdKernels(backend);
+    if (simd && simdRunsProduct(backend, batch * m * k * n)) {
+      simdMatMul(backend, simd, a, b, transposeA, transposeB, outData.memoryOffset, keep, bias);
+      return out;
+    }
+    if (bias) throw new Error('wasm kernels: a bias needs the SIMD matmul (check simdRunsProduct first)');
     if (batchA > 1 && batchB > 1 && m < wasmMatMulTuning.loopMinRows && batchA === batchB) {
       // Scalar loop, fastest with both operands contiguous along k: a as [m,k], b as [n,k].
       const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
@@ -143,11 +166,6 @@ export function wasmMatMul(
         true,
         outData.id,
       );
-      return out;
-    }
-    const simd = simdKernels(backend);
-    if (simd && !(wasmThreads() > 1 && batch * m * k * n >= wasmMatMulTuning.threadMinMacs)) {
-      simdMatMul(backend, simd, a, b, transposeA, transposeB, outData.memoryOffset, keep);
       return out;
     }
     // Lay both operands out as row-major [.., m, k] and [.., k, n] (what XNNPACK takes).
@@ -218,8 +236,10 @@ function simdMatMul(
   transposeB: boolean,
   outOffset: number,
   keep: (t: tf.TensorInfo) => tf.TensorInfo,
+  bias?: tf.TensorInfo,
 ): void {
   const { m, k, n, aBatchShape, bBatchShape, outBatchShape } = matMulShape(a, b, transposeA, transposeB);
+  const biasOffset = bias ? tensorData(backend, bias).memoryOffset : 0;
   const batchA = tf.util.sizeFromShape(aBatchShape);
   const batchB = tf.util.sizeFromShape(bBatchShape);
   const batch = tf.util.sizeFromShape(outBatchShape);
@@ -230,13 +250,13 @@ function simdMatMul(
   const aOffset = tensorData(backend, aN).memoryOffset;
   const bOffset = tensorData(backend, bN).memoryOffset;
   if (batchB === 1) {
-    simd.matmul(aOffset, bOffset, outOffset, batchA * m, k, n, k, 1);
+    simd.matmul(aOffset, bOffset, outOffset, batchA * m, k, n, k, 1, biasOffset);
     return;
   }
   const aIndex = broadcastIndex(aBatchShape, outBatchShape);
   const bIndex = broadcastIndex(bBatchShape, outBatchShape);
   for (let i = 0; i < batch; i++) {
-    simd.matmul(aOffset + aIndex(i) * m * k * 4, bOffset + bIndex(i) * k * n * 4, outOffset + i * m * n * 4, m, k, n, k, 1);
+    simd.matmul(aOffset + aIndex(i) * m * k * 4, bOffset + bIndex(i) * k * n * 4, outOffset + i * m * n * 4, m, k, n, k, 1, biasOffset);
   }
 }
 
@@ -301,3 +321,40 @@ export function makeWasmBatchMatMul(original: tf.KernelConfig): tf.KernelConfig[
     return wasmMatMul(args.backend, a, b, !!args.attrs.transposeA, !!args.attrs.transposeB);
   }) as tf.KernelConfig['kernelFunc'];
 }
+
+type FusedMatMulArgs = {
+  inputs: { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+  backend: unknown;
+  attrs: { transposeA?: boolean; transposeB?: boolean; activation?: string };
+};
+
+/**
+ * `_FusedMatMul` (`tf.fused.matMul`) with a bias and no activation on rftkit's SIMD matmul,
+ * the bias seeding the accumulators: one kernel and one pass for a dense layer. Anything
+ * else goes to tfjs' kernel.
+ */
+export function makeWasmFusedMatMul(original: tf.KernelConfig): tf.KernelConfig['kernelFunc'] {
+  return ((args: FusedMatMulArgs) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs;
+    const backend = args.backend;
+    const transposeA = !!args.attrs.transposeA;
+    const transposeB = !!args.attrs.transposeB;
+    if (
+      !isWasmBackend(backend) ||
+      a.dtype !== 'float32' ||
+      b.dtype !== 'float32' ||
+      !bias ||
+      bias.dtype !== 'float32' ||
+      preluActivationWeights ||
+      (args.attrs.activation ?? 'linear') !== 'linear'
+    ) {
+      return original.kernelFunc(args as never);
+    }
+    const { m, k, n, outBatchShape } = matMulShape(a, b, transposeA, transposeB);
+    if (k === 0 || bias.shape.length !== 1 || bias.shape[0] !== n || !simdRunsProduct(backend, tf.util.sizeFromShape(outBatchShape) * m * k * n)) {
+      return original.kernelFunc(args as never);
+    }
+    return wasmMatMulBias(backend, a, b, transposeA, transposeB, bias);
+  }) as tf.KernelConfig['kernelFunc'];
+}
+
