@@ -11,3 +11,4 @@ export type * from './spec/index';
 export * from './ops/index';
 export { wasmMatMulTuning } from './kernels/wasm-batch-matmul';
 export { wasmThreads } from './wasm-threads';
+export { setSimdKernelsEnabled } from './kernels/simd';

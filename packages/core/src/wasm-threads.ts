@@ -115,8 +115,8 @@ export function prepareWasmThreads(threads: number): () => void {
  * Makes the one-thread pool the backend's default and remembers where the pool pointer
  * lives, so `withWasmThreads` can lend big products the multi-threaded one. The pointer is
  * found by creating the one-thread pool (tfjs' `init_with_threads_count(1)` overwrites it)
- * and checking each heap word that changed against `get_threads_count`. Returns false, with
- * the multi-threaded pool left in place, when no word qualifies.
+ * and checking each heap word that changed against `get_threads_count`. Returns false when
+ * no word qualifies: the backend then runs on the one-thread pool alone.
  */
 export function splitWasmThreadPools(wasmModule: unknown): boolean {
   const wasm = wasmModule as ThreadedWasmModule;

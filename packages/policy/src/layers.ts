@@ -1,13 +1,12 @@
+import { dense as coreDense } from '@rftkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * `x [N, in] · w [in, out] + b [out]` as one 2-D matmul with the bias fused in (core's wasm
- * override seeds the SIMD matmul's accumulators with it): callers flatten batch and time
- * into rows. The gradient's transposed products and bias sums are core's overrides too.
+ * `x [N, in] · w [in, out] + b [out]`: core's fused dense op (on wasm one SIMD kernel each
+ * way, the bias seeding the matmul); callers flatten batch and time into rows.
  */
 export function dense(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
-  if (!b) return tf.matMul(x, w as tf.Tensor2D) as tf.Tensor2D;
-  return tf.fused.matMul({ a: x, b: w as tf.Tensor2D, bias: b }) as tf.Tensor2D;
+  return coreDense(x, w as tf.Tensor2D, b as tf.Tensor1D | undefined);
 }
 
 /**

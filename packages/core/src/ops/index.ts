@@ -1,3 +1,4 @@
+export { dense, denseComposite } from './dense';
 export { type AttentionOptions, attention, attentionComposite } from './attention';
 export { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
 export { gelu, geluComposite } from './gelu';
