@@ -99,7 +99,7 @@ const plan = [
   ...(quick ? [] : [['train', { size: LARGE, batch: 64, seqLen: 48, reps, noBefore: false }, 'train (4x model)']]),
   ['decode', { size: SMALL, prompts: 16, samples: 8, promptLen: 12, newTokens: 32, reps }, 'rollout'],
   // The run configs' sizes (configs/grpo.yaml, configs/aepo.yaml) on the countdown task.
-  ['rft', { algos: ['grpo', 'aepo'], size: { ...SMALL, maxSeqLen: 32 }, reps, trainer: RFT_TRAINER }, 'RFT step'],
+  ['rft', { algos: ['grpo', 'aepo'], size: { ...SMALL, maxSeqLen: 32 }, reps: quick ? 5 : 7, trainer: RFT_TRAINER }, 'RFT step'],
 ];
 
 function runJson(cmd, argv, env = {}) {

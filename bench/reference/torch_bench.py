@@ -117,17 +117,29 @@ def train(o):
     return {'unit': 'samples/s', 'rows': [{'label': f"train d{size['dModel']} L{size['nLayers']}", 'after': B / s}]}
 
 
+def shared_prefill(model, distinct, n):
+    """Prefill of rows that repeat each of `distinct` prompts n times, as rftkit does it: the
+    distinct prompts run forward once, then their caches and last logits are repeated."""
+    caches = [{} for _ in model.blocks]
+    logits = model(distinct, 0, caches)[:, -1]
+    for c in caches:
+        c['k'] = c['k'].repeat_interleave(n, dim=0)
+        c['v'] = c['v'].repeat_interleave(n, dim=0)
+    return logits.repeat_interleave(n, dim=0), caches
+
+
 @torch.no_grad()
 def decode(o):
     model = Model(**o['size'])
     P, n, L, N = o['prompts'], o['samples'], o['promptLen'], o['newTokens']
     B = P * n
-    ids = (3 + (torch.arange(B * L) * 5) % 40).view(B, L)
+    # P distinct prompts, each repeated for its n sample rows (rftkit's prompt ids).
+    j = torch.arange(L)
+    distinct = torch.stack([torch.where(j == 0, 1, 3 + (p * 7 + j * 5) % 40) for p in range(P)])
     nxt = torch.full((B, 1), 5)
 
     def prefill():
-        caches = [{} for _ in model.blocks]
-        return model(ids, 0, caches)[:, -1], caches
+        return shared_prefill(model, distinct, n)
 
     s_pre = time_it(prefill, o['reps'])
     times = []
@@ -147,7 +159,8 @@ def decode(o):
 def rft(o):
     """GRPO's rollout and update phases at the shapes rftkit's run produced (o['shape']).
 
-    Rollout: prefill the prompts, then decode `maxResponse` tokens with the KV cache and
+    Rollout: prefill each group's prompt once (caches repeated for its samples, as rftkit
+    does), then decode `maxResponse` tokens with the KV cache and
     multinomial sampling at T=1 (behaviour log-probs kept). Update: old log-probs without
     gradient for the rows after the first mini-batch (the first mini-batch detaches its own
     forward, as rftkit's trainer and TRL do), then PPO-clip (dual-clip 3) token-mean forward/backward, global-norm clip 1
@@ -162,12 +175,14 @@ def rft(o):
     B, T, R = int(shape['rows']), int(round(shape['seqLen'])), int(shape['maxResponse'])
     L = T - R
     gen = torch.Generator().manual_seed(0)
-    prompts = torch.randint(3, vocab, (B, L), generator=gen)
+    # One prompt per group of samplesPerPrompt rows, prefilled once (as rftkit does).
+    n = int(cfg['samplesPerPrompt'])
+    distinct = torch.randint(3, vocab, (max(B // n, 1), L), generator=gen)
+    prompts = distinct.repeat_interleave(n, dim=0)[:B]
 
     @torch.no_grad()
     def rollout():
-        caches = [{} for _ in model.blocks]
-        logits = model(prompts, 0, caches)[:, -1]
+        logits, caches = shared_prefill(model, distinct, n)
         out, logps = [], []
         for i in range(R):
             logp = logits.log_softmax(-1)

@@ -1,7 +1,7 @@
 // One benchmark figure on one backend, in its own process (so peak RSS is the figure's).
 // Usage: node bench/src/worker.mjs <backend> <figure> '<json options>'  → one JSON line.
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '@rftkit/core';
+import { selectBackend, setSimdKernelsEnabled } from '@rftkit/core';
 
 const [backend, figure, optionsJson] = process.argv.slice(2);
 const opts = JSON.parse(optionsJson ?? '{}');
@@ -25,12 +25,14 @@ async function timeIt(fn, reps, warmup = 1) {
 }
 
 // The kernel overrides keep the kernel they replaced under this symbol (see
-// packages/core/src/kernels/override.ts); toggling them gives "before" figures.
+// packages/core/src/kernels/override.ts); toggling them, and rftkit's SIMD kernels, gives
+// the "stock kernels" figures (tfjs' own kernels; the fused ops then run as JavaScript).
 const ORIGINAL = Symbol.for('rftkit.kernels.original');
-const OVERRIDDEN = ['BatchMatMul', 'Cast', 'Identity', 'Pow', 'Sum'];
+const OVERRIDDEN = ['BatchMatMul', '_FusedMatMul', 'Cast', 'Identity', 'Pow', 'Sum'];
 const stash = new Map();
 function setOverrides(on) {
   if (backend !== 'wasm') return;
+  setSimdKernelsEnabled(on);
   for (const name of OVERRIDDEN) {
     const current = tf.getKernel(name, backend);
     if (!current) continue;
@@ -114,7 +116,11 @@ const figures = {
     const policy = await policyFor(opts.size);
     const { prompts, samples, promptLen, newTokens } = opts;
     const B = prompts * samples;
-    const ids = new Int32Array(B * promptLen).map((_, i) => (i % promptLen === 0 ? 1 : 3 + ((i * 5) % 40)));
+    // `prompts` distinct prompts, each repeated for its `samples` rows (as a rollout's groups).
+    const ids = new Int32Array(B * promptLen).map((_, i) => {
+      const [p, j] = [Math.floor(i / promptLen / samples), i % promptLen];
+      return j === 0 ? 1 : 3 + ((p * 7 + j * 5) % 40);
+    });
     const tokens = tf.tensor2d(ids, [B, promptLen], 'int32');
     const attentionMask = tf.ones([B, promptLen]);
     const next = new Int32Array(B).fill(5);
@@ -242,7 +248,9 @@ const figures = {
       for (const v of variants()) {
         setOverrides(v === 'after');
         const ms = [];
-        await trainer.step(); // warm-up
+        // Warm-up: V8 compiles wasm with its baseline tier first and optimises hot functions
+        // over the first steps (the first two or three are up to 2x slower).
+        for (let i = 0; i < 3; i++) await trainer.step();
         for (let i = 0; i < opts.reps; i++) ms.push(await trainer.step());
         const m = (k) => median(ms.map((x) => x[k]));
         step[v] = 1 / m('time/step_s');
