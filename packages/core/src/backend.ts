@@ -1,5 +1,6 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { installAliasingSaves } from './engine-saves';
 import { BackendUnavailableError } from './errors';
 import { installKernels } from './kernels/index';
 import { simdBuild } from './kernels/simd';
@@ -48,6 +49,7 @@ let gradientsRegistered = false;
 export async function registerGradients(): Promise<void> {
   if (gradientsRegistered) return;
   await import('./gradients');
+  installAliasingSaves();
   gradientsRegistered = true;
 }
 
