@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RFT_TRAINER } from './src/rft-setup.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -72,15 +73,6 @@ if (!torchSkip) {
 const SMALL = { dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
 const LARGE = { dModel: 128, nLayers: 2, nHeads: 4, maxSeqLen: 64 };
 const reps = quick ? 2 : 3;
-const RFT_TRAINER = {
-  promptsPerStep: 8,
-  samplesPerPrompt: 8,
-  miniBatchSamples: 32,
-  microBatchSamples: 32,
-  epochs: 1,
-  sampling: { temperature: 1, maxNewTokens: 16 },
-  optimizer: { name: 'adamw', lr: 1e-4, weightDecay: 0, gradClip: 1 },
-};
 const mm = (label, a, b, ta, tb, m, k, n, batch = 1) => ({ label, a, b, ta, tb, flops: 2 * batch * m * k * n });
 const matmulCases = [
   mm('2-D [3072,128]·[128,512]', [3072, 128], [128, 512], false, false, 3072, 128, 512),

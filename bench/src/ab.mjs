@@ -9,6 +9,7 @@ import { registerGradients, selectBackend } from '@rftkit/core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { rftOptions } from './rft-setup.mjs';
 
 const [backend = 'wasm', dirA, dirB, which = 'decode,engine,stats,train,grpo,aepo'] = process.argv.slice(2);
 const reps = Number(process.env.AB_REPS ?? 7);
@@ -124,7 +125,7 @@ if (want.has('stats') || want.has('train')) {
 }
 for (const algo of ['grpo', 'aepo']) {
   if (!want.has(algo)) continue;
-  const [{ createCountdownTask }, { createGrpoAdvantage }, losses, { createAepo }] = await Promise.all([
+  const [{ createCountdownTask }, advantages, losses, regularizers] = await Promise.all([
     import('@rftkit/tasks'),
     import('@rftkit/advantages'),
     import('@rftkit/losses'),
@@ -136,25 +137,8 @@ for (const algo of ['grpo', 'aepo']) {
     const v = variants[k];
     const policy = v.policy.createTransformerPolicy({ tokenizer: v.policy.createCharTokenizer({ alphabet: task.alphabet() }), ...SIZE });
     trainers[k] = v.trainer.createTrainer({
-      policy,
+      ...rftOptions({ task, advantages, losses, regularizers }, policy, algo),
       engine: v.rollout.createRolloutEngine({ policy }),
-      trainPrompts: task.generate('train', 256, 0),
-      reward: task.reward(),
-      advantage: createGrpoAdvantage(),
-      loss: losses.createPpoClipLoss({ clipLow: 0.2, clipHigh: 0.2, dualClip: 3 }),
-      aggregator: losses.createAggregator({ mode: 'token-mean' }),
-      regularizers: algo === 'aepo' ? [createAepo({ targetEntropy: 0.5, temperatureLow: 0.8, temperatureHigh: 1.2 })] : [],
-      config: {
-        promptsPerStep: 8,
-        samplesPerPrompt: 8,
-        miniBatchSamples: 32,
-        microBatchSamples: 32,
-        epochs: 1,
-        sampling: { temperature: 1, maxNewTokens: 16 },
-        optimizer: { name: 'adamw', lr: 1e-4, weightDecay: 0, gradClip: 1 },
-        steps: 1000,
-        eval: { every: 0 },
-      },
     });
   }
   const phases = { A: [], B: [] };

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerGradients, selectBackend } from '@rftkit/core';
 import { createCharTokenizer, createTransformerPolicy } from '@rftkit/policy';
+import { printKernelTable } from './rft-setup.mjs';
 
 const backend = process.argv[2] ?? 'wasm';
 await selectBackend(backend);
@@ -16,17 +17,10 @@ async function prof(label, fn, reps = 5) {
   for (let i = 0; i < reps; i++) fn();
   const wall = (performance.now() - t) / reps;
   const info = await tf.profile(fn);
-  const by = new Map();
-  for (const k of info.kernels) {
-    const e = by.get(k.name) ?? { n: 0, ms: 0 };
-    e.n++;
-    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-    by.set(k.name, e);
-  }
-  const total = [...by.values()].reduce((a, e) => a + e.ms, 0);
-  const top = [...by.entries()].sort((a, b) => b[1].ms - a[1].ms).slice(0, 12);
+  const lines = [];
+  const total = printKernelTable(info, 12, (l) => lines.push(l));
   console.log(`\n${label}: wall ${wall.toFixed(2)} ms, ${info.kernels.length} kernels, kernel time ${total.toFixed(2)} ms`);
-  for (const [name, e] of top) console.log(`  ${name.padEnd(22)} ${String(e.n).padStart(4)}  ${e.ms.toFixed(2)} ms`);
+  for (const l of lines) console.log(l);
 }
 
 const B = 64;

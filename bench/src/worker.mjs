@@ -2,6 +2,7 @@
 // Usage: node bench/src/worker.mjs <backend> <figure> '<json options>'  → one JSON line.
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, setSimdKernelsEnabled } from '@rftkit/core';
+import { rftOptions } from './rft-setup.mjs';
 
 const [backend, figure, optionsJson] = process.argv.slice(2);
 const opts = JSON.parse(optionsJson ?? '{}');
@@ -176,7 +177,7 @@ const figures = {
   // A full trainer step (rollout + reward + advantage + regularizer + update) on the countdown
   // task, with the run configs' sizes (configs/grpo.yaml, configs/aepo.yaml).
   async rft() {
-    const [{ createTrainer }, { createCountdownTask }, { createGrpoAdvantage }, losses, { createAepo }, policyPkg, { createRolloutEngine }] =
+    const [{ createTrainer }, { createCountdownTask }, advantages, losses, regularizers, policyPkg, { createRolloutEngine }] =
       await Promise.all([
         import('@rftkit/trainer'),
         import('@rftkit/tasks'),
@@ -231,15 +232,8 @@ const figures = {
     const rows = [];
     for (const algo of opts.algos) {
       const trainer = createTrainer({
-        policy,
+        ...rftOptions({ task, advantages, losses, regularizers }, policy, algo, opts.trainer),
         engine,
-        trainPrompts: task.generate('train', 256, 0),
-        reward: task.reward(),
-        advantage: createGrpoAdvantage(),
-        loss: losses.createPpoClipLoss({ clipLow: 0.2, clipHigh: 0.2, dualClip: 3 }),
-        aggregator: losses.createAggregator({ mode: 'token-mean' }),
-        regularizers: algo === 'aepo' ? [createAepo({ targetEntropy: 0.5, temperatureLow: 0.8, temperatureHigh: 1.2 })] : [],
-        config: { ...opts.trainer, steps: 1000, eval: { every: 0 } },
       });
       const step = { label: `${algo.toUpperCase()} step (rollout+reward+advantage+update)` };
       const rollout = { label: `${algo.toUpperCase()} rollout phase ${opts.trainer.promptsPerStep}x${opts.trainer.samplesPerPrompt}` };

@@ -3,6 +3,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from './backend';
 import { wasmMatMulTuning } from './kernels/wasm-batch-matmul';
 import { expectAllClose } from './testing/close';
+import { seededUniform } from './testing/random';
 import { wasmThreads, withWasmThreads } from './wasm-threads';
 
 // This file is the first to initialise wasm in its process (vitest runs each file in a
@@ -17,15 +18,7 @@ describe('multi-threaded wasm backend', () => {
     wasmMatMulTuning.threadMinMacs = minMacs;
   });
 
-  function lcg(n: number, seed: number): Float32Array {
-    const out = new Float32Array(n);
-    let s = seed >>> 0;
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      out[i] = s / 2 ** 32 - 0.5;
-    }
-    return out;
-  }
+  const lcg = seededUniform;
 
   function reference(a: Float32Array, b: Float32Array, m: number, k: number, n: number): Float64Array {
     const out = new Float64Array(m * n);

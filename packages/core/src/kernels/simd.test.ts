@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expectAllClose } from '../testing/close';
+import { seededUniform } from '../testing/random';
 import { attentionBackward, attentionForward } from './js-attention';
 import v8 from 'node:v8';
 import { SIMD_MODULE, SIMD_MODULE_RELAXED, SIMD_MODULE_SHARED, SIMD_MODULE_SHARED_RELAXED } from './simd-module';
@@ -14,13 +15,7 @@ interface Api {
 }
 const WA = (globalThis as unknown as { WebAssembly: Api }).WebAssembly;
 
-function lcg(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return new Float32Array(n).map(() => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return (s / 2 ** 32) * 2 - 1;
-  });
-}
+const lcg = seededUniform;
 
 describe('SIMD kernels module', () => {
   for (const [label, base64, shared] of [

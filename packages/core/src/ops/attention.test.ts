@@ -4,18 +4,11 @@ import { ATTENTION } from '../kernels/js-kernels';
 import { setSimdKernelsEnabled, simdKernels } from '../kernels/simd';
 import { isWasmBackend } from '../kernels/wasm-internals';
 import { describeBackends } from '../testing/backends';
+import { seededTensor } from '../testing/random';
 import { expectAllClose } from '../testing/close';
 import { attention, attentionComposite } from './attention';
 
-function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  let s = seed >>> 0;
-  const vals = new Float32Array(n).map(() => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return ((s / 2 ** 32) * 2 - 1) * scale;
-  });
-  return tf.tensor(vals, shape);
-}
+const randn = seededTensor;
 
 describeBackends('attention', (backend) => {
   it('runs as one kernel (SIMD on wasm) and matches a hand-computed single-head case', () => {

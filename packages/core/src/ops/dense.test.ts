@@ -2,20 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { DENSE } from '../kernels/wasm-dense';
 import { describeBackends } from '../testing/backends';
+import { seededTensor } from '../testing/random';
 import { expectAllClose } from '../testing/close';
 import { dense, denseComposite } from './dense';
 
-function randn(shape: number[], seed: number): tf.Tensor {
-  let s = seed >>> 0;
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(
-    new Float32Array(n).map(() => {
-      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-      return (s / 2 ** 32) * 2 - 1;
-    }),
-    shape,
-  );
-}
+const randn = seededTensor;
 
 describeBackends('dense', (backend) => {
   for (const withBias of [true, false]) {

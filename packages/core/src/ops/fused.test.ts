@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { GELU, LAYER_NORM } from '../kernels/js-kernels';
 import { describeBackends } from '../testing/backends';
+import { seededTensor } from '../testing/random';
 import { expectAllClose } from '../testing/close';
 import { type AdamStepOptions, adamStep, adamStepComposite } from './adam';
 import { gelu, geluComposite } from './gelu';
@@ -9,15 +10,7 @@ import { layerNorm, layerNormComposite } from './layer-norm';
 import { sumOfSquares, sumOfSquaresComposite } from './sum-of-squares';
 import { tokenLogProbs, tokenLogProbsComposite } from './token-log-probs';
 
-function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  let s = seed >>> 0;
-  const vals = new Float32Array(n).map(() => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return ((s / 2 ** 32) * 2 - 1) * scale;
-  });
-  return tf.tensor(vals, shape);
-}
+const randn = seededTensor;
 
 /** Values and gradients of `sum(f(inputs) · w)` for a fixed random weighting `w`. */
 function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[], w: tf.Tensor) {
