@@ -1,7 +1,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { installAliasingSaves } from './engine-saves';
-import { BackendUnavailableError } from './errors';
+import { BackendUnavailableError, ConfigError } from './errors';
 import { installKernels } from './kernels/index';
 import { simdBuild } from './kernels/simd';
 import { isWasmBackend } from './kernels/wasm-internals';
@@ -105,8 +105,10 @@ export function requestedWasmThreads(option?: number): number {
   const raw = option ?? (fromEnv !== undefined && fromEnv !== '' ? Number(fromEnv) : undefined);
   if (raw === undefined) return Math.min(MAX_WASM_THREADS, os.availableParallelism());
   if (!Number.isInteger(raw) || raw < 1 || raw > MAX_WASM_THREADS) {
-    const field = option !== undefined ? 'threads' : 'RFTKIT_WASM_THREADS';
-    throw new BackendUnavailableError('wasm', `${field} must be an integer from 1 to ${MAX_WASM_THREADS}, got ${String(option ?? fromEnv)}`);
+    const field = option !== undefined ? 'threads' : 'RFTKIT_WASM_THREADS (environment)';
+    throw new ConfigError('of the backend', [
+      { path: field, message: `must be an integer from 1 to ${MAX_WASM_THREADS}, got ${String(option ?? fromEnv)}` },
+    ]);
   }
   return raw;
 }

@@ -78,8 +78,14 @@ describe('multi-threaded wasm backend', () => {
     expect(wasm.tfjs.getThreadsCount()).toBe(1);
   });
 
-  it('rejects a thread count outside 1–4, naming the option', async () => {
-    await expect(selectBackend('wasm', { threads: 9 })).rejects.toThrow(/threads must be an integer from 1 to 4, got 9/);
+  it('rejects a thread count outside 1–4, naming the option or the variable', async () => {
+    await expect(selectBackend('wasm', { threads: 9 })).rejects.toThrow(/threads: must be an integer from 1 to 4, got 9/);
     await expect(selectBackend('cpu', { threads: 0 })).rejects.toThrow(/threads/);
+    process.env.RFTKIT_WASM_THREADS = 'x';
+    try {
+      await expect(selectBackend('wasm')).rejects.toThrow(/RFTKIT_WASM_THREADS \(environment\): must be an integer from 1 to 4, got x/);
+    } finally {
+      delete process.env.RFTKIT_WASM_THREADS;
+    }
   });
 });
