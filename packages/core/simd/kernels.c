@@ -237,19 +237,53 @@ void attention_backward(const float *dout, const float *q, const float *k, const
         const int qo = (b * Tq + i) * D + h * dh;
         const float *p = probs + ((b * H + h) * Tq + i) * Tk;
         const float *g = dout + qo;
+        // Keys past the last nonzero probability contribute nothing (causal rows end early).
+        int end = Tk;
+        while (end > 0 && p[end - 1] == 0.0f) end--;
+        const float *vb = v + b * Tk * D + h * dh, *kb = k + b * Tk * D + h * dh;
+        float *dvb = dv + b * Tk * D + h * dh, *dkb = dk + b * Tk * D + h * dh;
+        // Σ_j p_j dP_j, with dP_j = dout_i · v_j four keys at a time; dV_j += p_j dout_i.
+        int j = 0;
         float rowDot = 0.0f;
-        for (int j = 0; j < Tk; j++) {
-          if (p[j] == 0.0f) continue;
-          const int vo = (b * Tk + j) * D + h * dh;
-          rowDot += p[j] * dot(g, v + vo, dh);
-          axpy(dv + vo, p[j], g, dh);
+        if ((dh & 3) == 0) {
+          v128_t acc = wasm_f32x4_splat(0.0f);
+          for (; j + 4 <= end; j += 4) {
+            const float *v0 = vb + j * D;
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p + j), dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh)));
+            for (int t = 0; t < 4; t++) axpy(dvb + (j + t) * D, p[j + t], g, dh);
+          }
+          rowDot = hsum(acc);
         }
-        for (int j = 0; j < Tk; j++) {
+        for (; j < end; j++) {
           if (p[j] == 0.0f) continue;
-          const int ko = (b * Tk + j) * D + h * dh;
-          const float ds = p[j] * (dot(g, v + ko, dh) - rowDot) * scale;
-          axpy(dq + qo, ds, k + ko, dh);
-          axpy(dk + ko, ds, q + qo, dh);
+          rowDot += p[j] * dot(g, vb + j * D, dh);
+          axpy(dvb + j * D, p[j], g, dh);
+        }
+        // dS_j = p_j (dP_j − Σ p dP) · scale; dQ_i += dS_j k_j; dK_j += dS_j q_i.
+        j = 0;
+        if ((dh & 3) == 0) {
+          const v128_t vrow = wasm_f32x4_splat(rowDot), vscale = wasm_f32x4_splat(scale);
+          for (; j + 4 <= end; j += 4) {
+            const float *v0 = vb + j * D;
+            v128_t ds = wasm_f32x4_mul(
+                wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh), vrow)), vscale);
+            float d0 = wasm_f32x4_extract_lane(ds, 0), d1 = wasm_f32x4_extract_lane(ds, 1);
+            float d2 = wasm_f32x4_extract_lane(ds, 2), d3 = wasm_f32x4_extract_lane(ds, 3);
+            axpy(dq + qo, d0, kb + j * D, dh);
+            axpy(dq + qo, d1, kb + (j + 1) * D, dh);
+            axpy(dq + qo, d2, kb + (j + 2) * D, dh);
+            axpy(dq + qo, d3, kb + (j + 3) * D, dh);
+            axpy(dkb + j * D, d0, q + qo, dh);
+            axpy(dkb + (j + 1) * D, d1, q + qo, dh);
+            axpy(dkb + (j + 2) * D, d2, q + qo, dh);
+            axpy(dkb + (j + 3) * D, d3, q + qo, dh);
+          }
+        }
+        for (; j < end; j++) {
+          if (p[j] == 0.0f) continue;
+          const float ds = p[j] * (dot(g, vb + j * D, dh) - rowDot) * scale;
+          axpy(dq + qo, ds, kb + j * D, dh);
+          axpy(dkb + j * D, ds, q + qo, dh);
         }
       }
     }
@@ -694,4 +728,33 @@ double sum_of_squares(const float *x, int n) {
   double s = wasm_f64x2_extract_lane(acc, 0) + wasm_f64x2_extract_lane(acc, 1);
   for (; i < n; i++) s += (double)x[i] * (double)x[i];
   return s;
+}
+
+// ---- Transpose of the last two axes ----------------------------------------------------------
+
+/** dst[b, c, r] = src[b, r, c] for `batch` matrices of rows × cols, in 4×4 register blocks. */
+EXPORT(transpose)
+void transpose(const float *src, float *dst, int batch, int rows, int cols) {
+  for (int b = 0; b < batch; b++) {
+    const float *s = src + b * rows * cols;
+    float *d = dst + b * rows * cols;
+    int i = 0;
+    for (; i + 4 <= rows; i += 4) {
+      int j = 0;
+      for (; j + 4 <= cols; j += 4) {
+        v128_t r0 = wasm_v128_load(s + i * cols + j), r1 = wasm_v128_load(s + (i + 1) * cols + j);
+        v128_t r2 = wasm_v128_load(s + (i + 2) * cols + j), r3 = wasm_v128_load(s + (i + 3) * cols + j);
+        v128_t t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+        v128_t t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+        wasm_v128_store(d + j * rows + i, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+        wasm_v128_store(d + (j + 1) * rows + i, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+        wasm_v128_store(d + (j + 2) * rows + i, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+        wasm_v128_store(d + (j + 3) * rows + i, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+      }
+      for (; j < cols; j++)
+        for (int r = i; r < i + 4; r++) d[j * rows + r] = s[r * cols + j];
+    }
+    for (; i < rows; i++)
+      for (int j = 0; j < cols; j++) d[j * rows + i] = s[i * cols + j];
+  }
 }

@@ -7,7 +7,7 @@ import { SIMD_MODULE, SIMD_MODULE_RELAXED, SIMD_MODULE_SHARED, SIMD_MODULE_SHARE
 
 // Both builds of the SIMD module, each on a memory of its own kind, against the JavaScript
 // kernels (the cpu backend's) on the same inputs. Independent of which build tfjs loaded.
-type Kernels = Record<'attention_forward' | 'attention_backward' | 'matmul', (...args: number[]) => void>;
+type Kernels = Record<'attention_forward' | 'attention_backward' | 'matmul' | 'transpose', (...args: number[]) => void>;
 interface Api {
   Module: { new (bytes: Uint8Array): object; imports(m: object): unknown[]; exports(m: object): Array<{ name: string }> };
   Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => { buffer: ArrayBufferLike };
@@ -38,6 +38,7 @@ describe('SIMD kernels module', () => {
         'sum_of_squares',
         'token_logp_backward',
         'token_logp_forward',
+        'transpose',
       ]);
       const memory = new WA.Memory(shared ? { initial: 4, maximum: 16, shared: true } : { initial: 4 });
       const k = new WA.Instance(module, { env: { memory } }).exports;
@@ -117,6 +118,14 @@ describe('SIMD kernels module', () => {
         bias.set(lcg(N, 7));
         k.matmul(a.byteOffset, b.byteOffset, c.byteOffset, M, K, N, 1, M, bias.byteOffset);
         expectAllClose(c, Float64Array.from(want, (x, idx) => x + bias[idx % N]!), { rtol: 1e-5, atol: 1e-5, label: `${M}x${K}x${N} bias` });
+        // Transpose of two stacked [M, K] matrices (4×4 blocks and both edges).
+        const src = new Float32Array(memory.buffer, bias.byteOffset + 4 * N, 2 * M * K);
+        const dst = new Float32Array(memory.buffer, src.byteOffset + 4 * 2 * M * K, 2 * M * K);
+        src.set(lcg(2 * M * K, 8));
+        k.transpose(src.byteOffset, dst.byteOffset, 2, M, K);
+        for (let bi = 0; bi < 2; bi++)
+          for (let i = 0; i < M; i++)
+            for (let p = 0; p < K; p++) expect(dst[bi * M * K + p * M + i]).toBe(src[bi * M * K + i * K + p]);
       }
     });
   }

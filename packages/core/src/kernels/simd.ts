@@ -68,6 +68,8 @@ export interface SimdKernels {
     V: number,
     invT: number,
   ): void;
+  /** dst[b, c, r] = src[b, r, c] for `batch` matrices of rows × cols. */
+  transpose(src: number, dst: number, batch: number, rows: number, cols: number): void;
   /** Σ x² over n floats, accumulated in double. */
   sum_of_squares(x: number, n: number): number;
   /** C[M,N] = op(A)·B (+ bias[N] unless 0); element (i,k) of op(A) at A[i·ars + k·acs]; B [K,N]. */

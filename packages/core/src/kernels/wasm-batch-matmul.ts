@@ -222,6 +222,13 @@ export function wasmMatMulBias(
   }
 }
 
+/** `[batch, rows, cols]` → a new `[batch, cols, rows]`, on rftkit's SIMD transpose. */
+function simdTranspose(backend: WasmBackend, simd: SimdKernels, x: tf.TensorInfo, batch: number, rows: number, cols: number): tf.TensorInfo {
+  const out = backend.makeOutput([batch, cols, rows], 'float32');
+  simd.transpose(tensorData(backend, x).memoryOffset, tensorData(backend, out).memoryOffset, batch, rows, cols);
+  return out;
+}
+
 /**
  * The product on rftkit's SIMD `matmul` (register-tiled, fused multiply-add where relaxed
  * SIMD is on), with transposed operands laid out row-major first; one call per output
@@ -245,8 +252,8 @@ function simdMatMul(
   const batch = tf.util.sizeFromShape(outBatchShape);
   // A transposed `a` read through strides touches a new cache line per k; transposing it
   // once is as fast at these sizes and several times faster when k is large.
-  const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
-  const bN = transposeB ? keep(transposeLastTwo(backend, b, batchB, n, k)) : b;
+  const aN = transposeA ? keep(simdTranspose(backend, simd, a, batchA, k, m)) : a;
+  const bN = transposeB ? keep(simdTranspose(backend, simd, b, batchB, n, k)) : b;
   const aOffset = tensorData(backend, aN).memoryOffset;
   const bOffset = tensorData(backend, bN).memoryOffset;
   if (batchB === 1) {
