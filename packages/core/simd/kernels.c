@@ -110,6 +110,27 @@ static inline v128_t dot4(const float *q, const float *k0, const float *k1, cons
 }
 
 /**
+ * dot4 with each key's four lanes added as ((l0 + l1) + l2) + l3, the order `dot` uses, so
+ * results equal four `dot` calls bit for bit (the backward pass keeps its old rounding).
+ */
+static inline v128_t dot4_ordered(const float *q, const float *k0, const float *k1, const float *k2, const float *k3, int dh) {
+  v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+  for (int c = 0; c < dh; c += 4) {
+    v128_t qc = wasm_v128_load(q + c);
+    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(qc, wasm_v128_load(k0 + c)));
+    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(qc, wasm_v128_load(k1 + c)));
+    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(qc, wasm_v128_load(k2 + c)));
+    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(qc, wasm_v128_load(k3 + c)));
+  }
+  // 4×4 transpose: column t holds lane t of every key.
+  v128_t t0 = wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7);
+  v128_t t2 = wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7);
+  v128_t c0 = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5), c1 = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+  v128_t c2 = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5), c3 = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+  return wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(c0, c1), c2), c3);
+}
+
+/**
  * One query row's probabilities over Tk keys into p (scores, masked, softmax), for dh a
  * multiple of 4: four keys per step. Returns the last key with a nonzero probability.
  */
@@ -246,13 +267,16 @@ void attention_backward(const float *dout, const float *q, const float *k, const
         int j = 0;
         float rowDot = 0.0f;
         if ((dh & 3) == 0) {
-          v128_t acc = wasm_f32x4_splat(0.0f);
           for (; j + 4 <= end; j += 4) {
             const float *v0 = vb + j * D;
-            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_v128_load(p + j), dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh)));
+            // Summed key by key, in order, as the one-key loop below does.
+            v128_t pd = wasm_f32x4_mul(wasm_v128_load(p + j), dot4_ordered(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh));
+            rowDot += wasm_f32x4_extract_lane(pd, 0);
+            rowDot += wasm_f32x4_extract_lane(pd, 1);
+            rowDot += wasm_f32x4_extract_lane(pd, 2);
+            rowDot += wasm_f32x4_extract_lane(pd, 3);
             for (int t = 0; t < 4; t++) axpy(dvb + (j + t) * D, p[j + t], g, dh);
           }
-          rowDot = hsum(acc);
         }
         for (; j < end; j++) {
           if (p[j] == 0.0f) continue;
@@ -266,7 +290,7 @@ void attention_backward(const float *dout, const float *q, const float *k, const
           for (; j + 4 <= end; j += 4) {
             const float *v0 = vb + j * D;
             v128_t ds = wasm_f32x4_mul(
-                wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh), vrow)), vscale);
+                wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(dot4_ordered(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh), vrow)), vscale);
             float d0 = wasm_f32x4_extract_lane(ds, 0), d1 = wasm_f32x4_extract_lane(ds, 1);
             float d2 = wasm_f32x4_extract_lane(ds, 2), d3 = wasm_f32x4_extract_lane(ds, 3);
             axpy(dq + qo, d0, kb + j * D, dh);
