@@ -93,27 +93,14 @@ static inline v128_t exp_f32x4(v128_t x) {
   return wasm_v128_andnot(wasm_f32x4_mul(y, scale), under);
 }
 
-/** The dot products of q with four keys (dh a multiple of 4), as one vector. */
-static inline v128_t dot4(const float *q, const float *k0, const float *k1, const float *k2, const float *k3, int dh) {
-  v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
-  for (int c = 0; c < dh; c += 4) {
-    v128_t qc = wasm_v128_load(q + c);
-    a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(qc, wasm_v128_load(k0 + c)));
-    a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(qc, wasm_v128_load(k1 + c)));
-    a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(qc, wasm_v128_load(k2 + c)));
-    a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(qc, wasm_v128_load(k3 + c)));
-  }
-  // Transpose-and-add: lane t of the result is the sum of the lanes of a_t.
-  v128_t s01 = wasm_f32x4_add(wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7));
-  v128_t s23 = wasm_f32x4_add(wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7));
-  return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
-}
-
 /**
- * dot4 with each key's four lanes added as ((l0 + l1) + l2) + l3, the order `dot` uses, so
- * results equal four `dot` calls bit for bit (the backward pass keeps its old rounding).
+ * The dot products of q with four keys (dh a multiple of 4), as one vector. `ordered` adds
+ * each key's four lanes as ((l0 + l1) + l2) + l3, the order `dot` uses, so the result equals
+ * four `dot` calls bit for bit (the backward pass keeps its rounding); otherwise as
+ * (l0 + l2) + (l1 + l3), two shuffles fewer (the forward pass).
  */
-static inline v128_t dot4_ordered(const float *q, const float *k0, const float *k1, const float *k2, const float *k3, int dh) {
+static inline v128_t dot4(const float *q, const float *k0, const float *k1, const float *k2, const float *k3, int dh,
+                          int ordered) {
   v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
   for (int c = 0; c < dh; c += 4) {
     v128_t qc = wasm_v128_load(q + c);
@@ -122,12 +109,18 @@ static inline v128_t dot4_ordered(const float *q, const float *k0, const float *
     a2 = wasm_f32x4_add(a2, wasm_f32x4_mul(qc, wasm_v128_load(k2 + c)));
     a3 = wasm_f32x4_add(a3, wasm_f32x4_mul(qc, wasm_v128_load(k3 + c)));
   }
-  // 4×4 transpose: column t holds lane t of every key.
   v128_t t0 = wasm_i32x4_shuffle(a0, a1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(a0, a1, 2, 6, 3, 7);
   v128_t t2 = wasm_i32x4_shuffle(a2, a3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(a2, a3, 2, 6, 3, 7);
-  v128_t c0 = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5), c1 = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
-  v128_t c2 = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5), c3 = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
-  return wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(c0, c1), c2), c3);
+  if (ordered) {
+    // 4×4 transpose: column t holds lane t of every key.
+    v128_t c0 = wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5), c1 = wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7);
+    v128_t c2 = wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5), c3 = wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7);
+    return wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_add(c0, c1), c2), c3);
+  }
+  // Transpose-and-add: lane t of the result is the sum of the lanes of a_t.
+  v128_t s01 = wasm_f32x4_add(t0, t1);
+  v128_t s23 = wasm_f32x4_add(t2, t3);
+  return wasm_f32x4_add(wasm_i32x4_shuffle(s01, s23, 0, 1, 4, 5), wasm_i32x4_shuffle(s01, s23, 2, 3, 6, 7));
 }
 
 /**
@@ -142,7 +135,7 @@ static int softmax_row4(const float *qi, const float *kb, const float *mask, flo
   int j = 0;
   for (; j + 4 <= Tk; j += 4) {
     const float *k0 = kb + j * D;
-    v128_t s = wasm_f32x4_mul(dot4(qi, k0, k0 + D, k0 + 2 * D, k0 + 3 * D, dh), vscale);
+    v128_t s = wasm_f32x4_mul(dot4(qi, k0, k0 + D, k0 + 2 * D, k0 + 3 * D, dh, 0), vscale);
     v128_t visible = wasm_v128_and(wasm_f32x4_gt(wasm_v128_load(mask + j), wasm_f32x4_splat(0.0f)),
                                    wasm_i32x4_le(wasm_i32x4_add(lanes, wasm_i32x4_splat(j)), vlast));
     s = wasm_v128_bitselect(s, neg, visible);
@@ -270,7 +263,7 @@ void attention_backward(const float *dout, const float *q, const float *k, const
           for (; j + 4 <= end; j += 4) {
             const float *v0 = vb + j * D;
             // Summed key by key, in order, as the one-key loop below does.
-            v128_t pd = wasm_f32x4_mul(wasm_v128_load(p + j), dot4_ordered(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh));
+            v128_t pd = wasm_f32x4_mul(wasm_v128_load(p + j), dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh, 1));
             rowDot += wasm_f32x4_extract_lane(pd, 0);
             rowDot += wasm_f32x4_extract_lane(pd, 1);
             rowDot += wasm_f32x4_extract_lane(pd, 2);
@@ -290,7 +283,7 @@ void attention_backward(const float *dout, const float *q, const float *k, const
           for (; j + 4 <= end; j += 4) {
             const float *v0 = vb + j * D;
             v128_t ds = wasm_f32x4_mul(
-                wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(dot4_ordered(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh), vrow)), vscale);
+                wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh, 1), vrow)), vscale);
             float d0 = wasm_f32x4_extract_lane(ds, 0), d1 = wasm_f32x4_extract_lane(ds, 1);
             float d2 = wasm_f32x4_extract_lane(ds, 2), d3 = wasm_f32x4_extract_lane(ds, 3);
             axpy(dq + qo, d0, kb + j * D, dh);
