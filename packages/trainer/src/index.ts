@@ -13,9 +13,9 @@ export { AdamOptimizer, clipByGlobalNorm, learningRate, type OptimizerState } fr
 export { hostTokenStats } from './token-stats';
 export { runUpdate, type UpdateInput } from './update';
 export { checkpointName, type TrainerCheckpointState } from './checkpoint';
+export { drawPrompts } from './stages/rollout';
 export {
   createTrainer,
-  drawPrompts,
   type EvalResult,
   parseTrainerConfig,
   resumeTrainer,
