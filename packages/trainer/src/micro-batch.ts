@@ -10,6 +10,7 @@ import type {
   UpdateContext,
 } from '@rftkit/core';
 import { stopGradient } from '@rftkit/losses';
+import { checkShape, componentName, guard } from './stages/component-checks';
 import { sliceRows } from './update-rows';
 
 export interface MicroBatchInput {
@@ -60,15 +61,27 @@ function read(t: tf.Tensor): number {
 /**
  * One forward/backward over a micro-batch: token stats, regularizer advantage shaping,
  * the policy loss (row-weighted), regularizer token losses, aggregation, loss terms.
+ * Every component's tensor is checked for the shape the next one needs (`ShapeError`
+ * naming the component), and an exception inside a component names it and the step.
  */
 export function microBatchGradients(input: MicroBatchInput): MicroBatchResult {
   const { policy, loss, aggregator, regularizers, batch, rows: micro, aggregation, info } = input;
   const { seqLen } = batch;
+  const { step } = info;
+  const tokenShape = [micro.length, seqLen];
+  const lossName = componentName('policy loss', loss.id);
+  const aggregatorName = componentName('aggregation', aggregator.id);
+  const aggregate = (v: tf.Tensor2D, mask: tf.Tensor2D) => {
+    const total = guard(aggregatorName, step, () => aggregator.aggregate(v, mask, aggregation));
+    checkShape(aggregatorName, step, 'the aggregated loss', total, []);
+    return total;
+  };
   const kept: Array<[string, tf.Scalar]> = [];
   const keptTerms: Array<[string, tf.Scalar]> = [];
   const keptRows: Partial<Record<'entropy' | 'nll', tf.Tensor1D>> = {};
   let keptLogp: tf.Tensor | undefined;
   let keptKlRef: tf.Scalar | undefined;
+  let failure: { error: unknown } | undefined;
   const { value, grads } = tf.tidy(() => {
     const n = micro.length;
     const shape: [number, number] = [n, seqLen];
@@ -79,8 +92,7 @@ export function microBatchGradients(input: MicroBatchInput): MicroBatchResult {
     const refLogp = input.refLogp ? tf.tensor2d(sliceRows(input.refLogp, micro, seqLen), shape) : undefined;
     const advantages = tf.tensor2d(sliceRows(batch.advantages, micro, seqLen), shape);
     const rowWeights = batch.rowWeights ? tf.tensor2d(Float32Array.from(micro, (r) => batch.rowWeights![r]!), [n, 1]) : undefined;
-    return tf.variableGrads(() => {
-      const stats = policy.tokenStats({ tokens, attentionMask });
+    const lossOf = (stats: { logp: tf.Tensor2D; entropy: tf.Tensor2D }): tf.Scalar => {
       const oldLogp = hostOld ?? (stopGradient(stats.logp) as tf.Tensor2D);
       if (!hostOld) keptLogp = tf.keep(oldLogp);
       const ctx: UpdateContext = {
@@ -92,21 +104,31 @@ export function microBatchGradients(input: MicroBatchInput): MicroBatchResult {
         advantages,
         mask,
         aggregation,
-        aggregate: (v) => aggregator.aggregate(v, mask, aggregation),
+        aggregate: (v) => aggregate(v, mask),
       };
       for (const reg of regularizers) {
-        if (reg.tokenAdvantages) ctx.advantages = reg.tokenAdvantages({ ...ctx });
+        if (!reg.tokenAdvantages) continue;
+        const name = componentName('regularizer', reg.id);
+        ctx.advantages = guard(name, step, () => reg.tokenAdvantages!({ ...ctx }));
+        checkShape(name, step, 'tokenAdvantages', ctx.advantages, tokenShape);
       }
-      const out = loss.compute({ logp: ctx.logp, oldLogp, advantages: ctx.advantages, mask });
+      const out = guard(lossName, step, () => loss.compute({ logp: ctx.logp, oldLogp, advantages: ctx.advantages, mask }));
+      checkShape(lossName, step, 'tokenLoss', out.tokenLoss, tokenShape);
       for (const [k, v] of Object.entries(out.metrics)) kept.push([k, tf.keep(v)]);
       let tokenLoss = rowWeights ? tf.mul(out.tokenLoss, rowWeights) : out.tokenLoss;
       for (const reg of regularizers) {
-        if (reg.tokenLoss) tokenLoss = reg.tokenLoss(tokenLoss as tf.Tensor2D, { ...ctx });
+        if (!reg.tokenLoss) continue;
+        const name = componentName('regularizer', reg.id);
+        const input = tokenLoss as tf.Tensor2D;
+        tokenLoss = guard(name, step, () => reg.tokenLoss!(input, { ...ctx }));
+        checkShape(name, step, 'tokenLoss', tokenLoss, tokenShape);
       }
-      let total = aggregator.aggregate(tokenLoss as tf.Tensor2D, mask, aggregation);
+      let total = aggregate(tokenLoss as tf.Tensor2D, mask);
       for (const reg of regularizers) {
         if (!reg.lossTerms) continue;
-        const term = reg.lossTerms({ ...ctx });
+        const name = componentName('regularizer', reg.id);
+        const term = guard(name, step, () => reg.lossTerms!({ ...ctx }));
+        checkShape(name, step, 'lossTerms().loss', term.loss, []);
         total = tf.add(total, term.loss);
         for (const [k, v] of Object.entries(term.metrics ?? {})) keptTerms.push([k, tf.keep(v)]);
       }
@@ -124,8 +146,26 @@ export function microBatchGradients(input: MicroBatchInput): MicroBatchResult {
         }
       }
       return total;
+    };
+    return tf.variableGrads(() => {
+      const stats = policy.tokenStats({ tokens, attentionMask });
+      try {
+        return lossOf(stats);
+      } catch (error) {
+        // Finish the pass on a zero loss so tfjs's backward frees the tensors its tape
+        // saved; the error is thrown once the gradients are disposed.
+        failure = { error };
+        return tf.mul(tf.sum(stats.logp), 0) as tf.Scalar;
+      }
     }, [...input.variables]);
   });
+  if (failure) {
+    value.dispose();
+    for (const g of Object.values(grads)) g.dispose();
+    for (const [, t] of [...kept, ...keptTerms]) t.dispose();
+    for (const t of [keptLogp, keptKlRef, keptRows.entropy, keptRows.nll]) t?.dispose();
+    throw failure.error;
+  }
   const result: MicroBatchResult = {
     loss: read(value),
     grads,

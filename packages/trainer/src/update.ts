@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type AggregationContext,
+  ComponentError,
   type LossAggregator,
   type Metrics,
   type Policy,
@@ -11,6 +12,7 @@ import {
   type TrainBatch,
 } from '@rftkit/core';
 import { microBatchGradients } from './micro-batch';
+import { componentName } from './stages/component-checks';
 import { type AdamOptimizer, clipByGlobalNorm } from './optimizer';
 import { FirstPassTotals, MetricMeans } from './update-metrics';
 import { preUpdateLogp, responseTokensPerRow, scatterRows } from './update-rows';
@@ -54,10 +56,23 @@ function accumulate(accum: Array<tf.Tensor | null>, variables: readonly tf.Varia
   });
 }
 
-/** One optimizer step on accumulated gradients, clipped to `gradClip`; returns the pre-clip global norm. */
-function optimizerStep(optimizer: AdamOptimizer, accum: Array<tf.Tensor | null>, gradClip: number, lr: number): number {
+/**
+ * One optimizer step on accumulated gradients, clipped to `gradClip`; returns the pre-clip
+ * global norm. A non-finite norm stops before the weights or moments change.
+ */
+function optimizerStep(
+  optimizer: AdamOptimizer,
+  accum: Array<tf.Tensor | null>,
+  gradClip: number,
+  lr: number,
+  onNonFinite: (norm: number) => never,
+): number {
   const present = accum.filter((g): g is tf.Tensor => g !== null);
   const { grads: clipped, norm } = present.length ? clipByGlobalNorm(present, gradClip) : { grads: [] as tf.Tensor[], norm: 0 };
+  if (!Number.isFinite(norm)) {
+    for (const t of new Set([...present, ...clipped])) t.dispose();
+    onNonFinite(norm);
+  }
   let j = 0;
   optimizer.apply(
     accum.map((g) => (g ? clipped[j++]! : null)),
@@ -93,6 +108,19 @@ export function runUpdate(input: UpdateInput): Metrics {
   // Rows that regularizers added (e.g. AEPO's tempered rows) have another source; the
   // `_main` entropy metrics exclude them so a controller can read the main rollout alone.
   const isMain = Array.from({ length: rows }, (_, r) => batch.source[r] === 'main');
+  // A NaN/Infinity loss or gradient names the components that make up the loss.
+  const lossParts = [
+    componentName('policy loss', input.loss.id),
+    componentName('aggregation', input.aggregator.id),
+    ...input.regularizers.filter((r) => r.tokenAdvantages || r.tokenLoss || r.lossTerms).map((r) => componentName('regularizer', r.id)),
+  ].join(', ');
+  const nonFinite = (what: string, value: number, epoch: number, m0: number): never => {
+    throw new ComponentError(
+      `the loss of ${lossParts}`,
+      info.step,
+      `${what} is ${value} (epoch ${epoch}, mini-batch ${m0 / input.miniBatchSamples}); expected a finite number`,
+    );
+  };
   let lossSum = 0;
   let normSum = 0;
   let optimizerSteps = 0;
@@ -138,6 +166,11 @@ export function runUpdate(input: UpdateInput): Metrics {
           firstPass: epoch === 0,
           info,
         });
+        if (!Number.isFinite(out.loss)) {
+          for (const g of Object.values(out.grads)) g.dispose();
+          for (const g of accum) g?.dispose();
+          nonFinite('the loss', out.loss, epoch, m0);
+        }
         miniLoss += out.loss;
         // Later epochs read these rows' old log-probs from the host array.
         if (out.logp) scatterRows(oldLogp, out.logp, micro, seqLen);
@@ -149,7 +182,7 @@ export function runUpdate(input: UpdateInput): Metrics {
         for (const [k, x] of out.terms) termSums.set(k, (termSums.get(k) ?? 0) + x);
         if (epoch === 0) firstPass.addTokens(micro, rowTokens, isMain);
       }
-      normSum += optimizerStep(optimizer, accum, input.gradClip, input.lr);
+      normSum += optimizerStep(optimizer, accum, input.gradClip, input.lr, (norm) => nonFinite('the gradient norm', norm, epoch, m0));
       for (const [k, x] of termSums) means.add(k, x, 1);
       lossSum += miniLoss;
       optimizerSteps++;

@@ -1,4 +1,5 @@
 import { type Metrics, type Regularizer, responseLengths, type ScoredBatch, type StepInfo } from '@rftkit/core';
+import { componentName, guard } from './component-checks';
 
 /** Mean of the non-NaN values (0 when there is none). */
 export function mean(xs: ArrayLike<number>): number {
@@ -72,8 +73,12 @@ export function stepMetrics(regularizers: readonly Regularizer[], input: StepMet
     ...input.updateMetrics,
     'batch/rows': input.batchRows,
   };
-  for (const reg of regularizers) reg.afterUpdate?.(metrics, info);
-  for (const reg of regularizers) Object.assign(metrics, reg.metrics?.() ?? {});
+  for (const reg of regularizers) {
+    if (reg.afterUpdate) guard(componentName('regularizer', reg.id), info.step, () => reg.afterUpdate!(metrics, info));
+  }
+  for (const reg of regularizers) {
+    if (reg.metrics) Object.assign(metrics, guard(componentName('regularizer', reg.id), info.step, () => reg.metrics!()));
+  }
   metrics['time/rollout_s'] = input.rolloutSeconds;
   metrics['time/update_s'] = input.updateSeconds;
   return metrics;

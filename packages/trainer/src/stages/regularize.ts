@@ -1,5 +1,6 @@
 import type { AugmentContext, TrainBatch } from '@rftkit/core';
 import { hostTokenStats } from '../token-stats';
+import { checkTrainBatch, componentName, guardAsync } from './component-checks';
 import type { TrainerParts } from './parts';
 import type { RolloutResult } from './rollout';
 
@@ -23,14 +24,23 @@ export function augmentContext(
   };
 }
 
-/** Regularizer stage: every `augmentBatch` hook in order, then every `shapeAdvantages` hook. */
+/**
+ * Regularizer stage: every `augmentBatch` hook in order, then every `shapeAdvantages` hook;
+ * each returned batch is checked (array lengths, finite scores and advantages).
+ */
 export async function regularizeStage(
   regularizers: TrainerParts['regularizers'],
   batch: TrainBatch,
   context: AugmentContext,
 ): Promise<TrainBatch> {
   let out = batch;
-  for (const reg of regularizers) if (reg.augmentBatch) out = await reg.augmentBatch(out, context);
-  for (const reg of regularizers) if (reg.shapeAdvantages) out = await reg.shapeAdvantages(out, context);
+  const run = async (reg: (typeof regularizers)[number], hook: 'augmentBatch' | 'shapeAdvantages') => {
+    const name = componentName('regularizer', reg.id);
+    const input = out;
+    out = await guardAsync(name, context.step, () => reg[hook]!(input, context));
+    checkTrainBatch(`${name} (${hook})`, context.step, out);
+  };
+  for (const reg of regularizers) if (reg.augmentBatch) await run(reg, 'augmentBatch');
+  for (const reg of regularizers) if (reg.shapeAdvantages) await run(reg, 'shapeAdvantages');
   return out;
 }

@@ -1,4 +1,5 @@
 import { type PromptRecord, Rng, type RolloutBatch, type StepInfo } from '@rftkit/core';
+import { componentName, guardAsync } from './component-checks';
 import { now, type TrainerParts } from './parts';
 
 /** Draws the step's prompts: a seeded permutation per step (cycled when more are needed than exist). */
@@ -28,15 +29,11 @@ export async function rolloutStage(
   const { config } = parts;
   const info: StepInfo = { step, seed: config.seed };
   const prompts = drawPrompts(parts.trainPrompts, config.promptsPerStep, config.seed, step);
-  for (const reg of parts.regularizers) await reg.beforeRollout?.(info);
+  for (const reg of parts.regularizers) {
+    if (reg.beforeRollout) await guardAsync(componentName('regularizer', reg.id), step, () => reg.beforeRollout!(info));
+  }
   const t0 = now();
-  const batch = await parts.engine.generate({
-    prompts,
-    samplesPerPrompt: config.samplesPerPrompt,
-    sampling: config.sampling,
-    seed: config.seed,
-    step,
-    stream: 'main',
-  });
+  const request = { prompts, samplesPerPrompt: config.samplesPerPrompt, sampling: config.sampling, seed: config.seed, step, stream: 'main' };
+  const batch = await guardAsync(componentName('rollout engine', parts.engine.id), step, () => parts.engine.generate(request));
   return { info, prompts, batch, seconds: now() - t0 };
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Metrics, Regularizer, StepInfo } from '@rftkit/core';
+import { concatBatches, type Metrics, type Regularizer, type StepInfo, selectRows } from '@rftkit/core';
 import { describeBackends, expectAllClose } from '@rftkit/core/testing';
 import { describe, expect, it } from 'vitest';
 import { passAtK } from '../pass-at-k';
@@ -44,7 +44,7 @@ describeBackends('stages', () => {
   it('advantages: group-normalized rewards, zero outside the response, summing to zero per group', async () => {
     const parts = testParts();
     const scored = await parts.score((await rolloutStage(parts, 1)).batch);
-    const { batch } = advantageStage(parts.advantage, scored);
+    const { batch } = advantageStage(parts.advantage, scored, 1);
     const { rows, seqLen } = batch;
     const perGroup = new Map<number, number>();
     for (let r = 0; r < rows; r++) {
@@ -61,7 +61,7 @@ describeBackends('stages', () => {
       id,
       augmentBatch: async (b) => {
         calls.push(`augment ${id} ${b.rows}`);
-        return { ...b, rows: b.rows + 1 };
+        return concatBatches([b, selectRows(b, [0])]);
       },
       shapeAdvantages: (b) => {
         calls.push(`shape ${id} ${b.rows}`);
@@ -70,7 +70,7 @@ describeBackends('stages', () => {
     });
     const parts = testParts();
     const rollout = await rolloutStage(parts, 1);
-    const { batch } = advantageStage(parts.advantage, await parts.score(rollout.batch));
+    const { batch } = advantageStage(parts.advantage, await parts.score(rollout.batch), 1);
     const out = await regularizeStage([reg('a'), reg('b')], batch, augmentContext(parts, rollout));
     expect(calls).toEqual(['augment a 12', 'augment b 13', 'shape a 14', 'shape b 14']);
     expect(out.rows).toBe(14);
@@ -79,7 +79,7 @@ describeBackends('stages', () => {
   it('update: applies the scheduled learning rate and moves the weights, leaking no tensors', async () => {
     const parts = testParts({ steps: 10, optimizer: { lr: 0.1, schedule: 'linear', warmupSteps: 4 } });
     const rollout = await rolloutStage(parts, 2);
-    const { batch } = advantageStage(parts.advantage, await parts.score(rollout.batch));
+    const { batch } = advantageStage(parts.advantage, await parts.score(rollout.batch), 1);
     const before = parts.policy.getWeights().w!.values;
     const tensors = tf.memory().numTensors;
     const { metrics } = updateStage(parts, batch, rollout.info);

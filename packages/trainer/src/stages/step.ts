@@ -2,7 +2,7 @@
  * One training step as a pipeline of named stages, each in its own module:
  *
  *   rolloutStage    (rollout.ts)     draw prompts, `beforeRollout` hooks, sample the main batch
- *   score           (score.ts)       the reward over every row → ScoredBatch
+ *   scoreStage      (score.ts)       the reward over every row → ScoredBatch
  *   advantageStage  (advantages.ts)  rewards → per-token advantages → TrainBatch
  *   regularizeStage (regularize.ts)  `augmentBatch` then `shapeAdvantages` hooks
  *   updateStage     (update.ts)      reference log-probs, learning rate, `runUpdate`
@@ -10,7 +10,8 @@
  *
  * After the step the trainer records the row, then the run schedule (trainer.ts) runs the
  * due evaluation (`evaluateStage`, evaluate.ts) and checkpoint (`saveCheckpointStage`,
- * checkpoint.ts). Every stage takes only the parts it uses, so each can be tested alone.
+ * checkpoint.ts). Every stage takes only the parts it uses, so each can be tested alone,
+ * and checks what the components it calls return (component-checks.ts).
  */
 import type { Metrics } from '@rftkit/core';
 import { advantageStage } from './advantages';
@@ -18,14 +19,15 @@ import { stepMetrics } from './metrics';
 import { now, type TrainerParts } from './parts';
 import { augmentContext, regularizeStage } from './regularize';
 import { rolloutStage } from './rollout';
+import { scoreStage } from './score';
 import { updateStage } from './update';
 
 /** Runs step `step` (1-based) through every stage and returns its metrics row. */
 export async function runStepStages(parts: TrainerParts, step: number): Promise<Metrics> {
   const t0 = now();
   const rollout = await rolloutStage(parts, step);
-  const scored = await parts.score(rollout.batch);
-  const advantages = advantageStage(parts.advantage, scored);
+  const scored = await scoreStage(parts, rollout.batch, step);
+  const advantages = advantageStage(parts.advantage, scored, step);
   const batch = await regularizeStage(parts.regularizers, advantages.batch, augmentContext(parts, rollout));
   const update = updateStage(parts, batch, rollout.info);
   const metrics = stepMetrics(parts.regularizers, {
