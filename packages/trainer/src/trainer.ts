@@ -22,7 +22,7 @@ import { AdamOptimizer } from './optimizer';
 import { type PolicyStore, type RunProgress, restoreStage, saveCheckpointStage } from './stages/checkpoint';
 import { evaluateStage } from './stages/evaluate';
 import type { TrainerParts } from './stages/parts';
-import { createScorer } from './stages/score';
+import { createScorer, type ScoringOptions } from './stages/score';
 import { runStepStages } from './stages/step';
 
 export interface EvalResult {
@@ -76,8 +76,8 @@ export interface TrainerOptions {
   resumeFrom?: 'latest' | string;
   /** How the policy is saved/restored in checkpoints (default `savePolicy` / `loadPolicy` of @rftkit/policy). */
   policyIO?: PolicyStore;
-  /** Options passed to `scoreBatch` (reward timeout, score on error). */
-  scoring?: { timeoutMs?: number; errorScore?: number };
+  /** Reward timeout, score on error, and how many all-failed steps stop the run (see `ScoringOptions`). */
+  scoring?: ScoringOptions;
 }
 
 export interface TrainerState {
@@ -156,7 +156,8 @@ function buildParts(options: TrainerOptions, log: (message: string) => void): Tr
     optimizer: new AdamOptimizer(policy.trainableVariables(), config.optimizer),
     trainPrompts: options.trainPrompts,
     testPrompts: options.testPrompts ?? [],
-    score: createScorer(options.reward, options.scoring, log),
+    scorer: createScorer(options.reward, options.scoring, log),
+    evalScorer: createScorer(options.reward, { ...options.scoring, maxFailedSteps: 0 }, log, 'eval/reward_'),
     log,
   };
 }

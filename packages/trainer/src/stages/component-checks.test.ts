@@ -101,11 +101,14 @@ describeBackends('component checks', () => {
 
   it('non-finite reward scores name the reward', async () => {
     const parts = testParts();
-    const score = parts.score;
-    parts.score = async (b) => {
-      const s = await score(b);
-      s.scores[5] = Number.NaN;
-      return s;
+    const { scorer } = parts;
+    parts.scorer = {
+      ...scorer,
+      score: async (b) => {
+        const s = await scorer.score(b);
+        s.scores[5] = Number.NaN;
+        return s;
+      },
     };
     expect((await failure(runStepStages(parts, 1))).message).toMatch(/reward 'test-char' at step 1: scores\[5\] is NaN/);
   });

@@ -6,10 +6,11 @@ import { now, type TrainerParts } from './parts';
 /**
  * Evaluation stage: samples `eval.samplesPerPrompt` responses per test prompt with the
  * policy after `step` steps and scores them: `eval/avg@N`, `eval/pass@K` for each K ≤ N,
- * `eval/reward_mean`, `eval/response_len_mean`, `time/eval_s`.
+ * `eval/reward_mean`, `eval/response_len_mean`, `time/eval_s`, and `eval/reward_errors`,
+ * `eval/reward_timeouts` when the reward failed on some rows.
  */
 export async function evaluateStage(
-  parts: Pick<TrainerParts, 'config' | 'engine' | 'testPrompts' | 'score'>,
+  parts: Pick<TrainerParts, 'config' | 'engine' | 'testPrompts' | 'evalScorer'>,
   step: number,
 ): Promise<Metrics> {
   const t0 = now();
@@ -33,7 +34,7 @@ export async function evaluateStage(
       stream: 'eval',
       promptIndexOffset: start,
     });
-    const scored = await parts.score(batch);
+    const scored = await parts.evalScorer.score(batch);
     for (let r = 0; r < scored.rows; r++) {
       if (scored.scores[r]! >= e.threshold) correct[start + scored.promptIndex[r]!]!++;
       scores.push(scored.scores[r]!);
@@ -46,6 +47,7 @@ export async function evaluateStage(
   }
   metrics['eval/reward_mean'] = mean(scores);
   metrics['eval/response_len_mean'] = mean(lengths);
+  Object.assign(metrics, parts.evalScorer.endWindow());
   metrics['time/eval_s'] = now() - t0;
   return metrics;
 }

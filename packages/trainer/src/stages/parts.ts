@@ -6,12 +6,11 @@ import type {
   PromptRecord,
   Regularizer,
   RewardFunction,
-  RolloutBatch,
   RolloutEngine,
-  ScoredBatch,
 } from '@rftkit/core';
 import type { TrainerConfig } from '../config';
 import type { AdamOptimizer } from '../optimizer';
+import type { Scorer } from './score';
 
 /** The composition a trainer runs, as the stages of a step see it (built once by `createTrainer`). */
 export interface TrainerParts {
@@ -29,8 +28,10 @@ export interface TrainerParts {
   optimizer: AdamOptimizer;
   trainPrompts: readonly PromptRecord[];
   testPrompts: readonly PromptRecord[];
-  /** Scores a rollout batch with the run's reward (scoring options applied). */
-  score(batch: RolloutBatch): Promise<ScoredBatch>;
+  /** The run's reward for training batches (failures counted per step). */
+  scorer: Scorer;
+  /** The run's reward for evaluation (failures counted per evaluation, never stopping the run). */
+  evalScorer: Scorer;
   log(message: string): void;
 }
 

@@ -6,7 +6,7 @@ import type { RolloutResult } from './rollout';
 
 /** What the batch hooks of regularizers may use this step. */
 export function augmentContext(
-  parts: Pick<TrainerParts, 'config' | 'engine' | 'referenceEngine' | 'score' | 'advantage' | 'policy'>,
+  parts: Pick<TrainerParts, 'config' | 'engine' | 'referenceEngine' | 'scorer' | 'advantage' | 'policy'>,
   rollout: Pick<RolloutResult, 'info' | 'prompts'>,
 ): AugmentContext {
   const { config, policy } = parts;
@@ -17,7 +17,7 @@ export function augmentContext(
     prompts: rollout.prompts,
     samplesPerPrompt: config.samplesPerPrompt,
     sampling: config.sampling,
-    score: parts.score,
+    score: parts.scorer.score,
     advantages: parts.advantage,
     policy,
     tokenStats: (b, temperature) => hostTokenStats(policy, b, temperature, config.microBatchSamples),

@@ -43,7 +43,7 @@ describeBackends('stages', () => {
 
   it('advantages: group-normalized rewards, zero outside the response, summing to zero per group', async () => {
     const parts = testParts();
-    const scored = await parts.score((await rolloutStage(parts, 1)).batch);
+    const scored = await parts.scorer.score((await rolloutStage(parts, 1)).batch);
     const { batch } = advantageStage(parts.advantage, scored, 1);
     const { rows, seqLen } = batch;
     const perGroup = new Map<number, number>();
@@ -70,7 +70,7 @@ describeBackends('stages', () => {
     });
     const parts = testParts();
     const rollout = await rolloutStage(parts, 1);
-    const { batch } = advantageStage(parts.advantage, await parts.score(rollout.batch), 1);
+    const { batch } = advantageStage(parts.advantage, await parts.scorer.score(rollout.batch), 1);
     const out = await regularizeStage([reg('a'), reg('b')], batch, augmentContext(parts, rollout));
     expect(calls).toEqual(['augment a 12', 'augment b 13', 'shape a 14', 'shape b 14']);
     expect(out.rows).toBe(14);
@@ -79,7 +79,7 @@ describeBackends('stages', () => {
   it('update: applies the scheduled learning rate and moves the weights, leaking no tensors', async () => {
     const parts = testParts({ steps: 10, optimizer: { lr: 0.1, schedule: 'linear', warmupSteps: 4 } });
     const rollout = await rolloutStage(parts, 2);
-    const { batch } = advantageStage(parts.advantage, await parts.score(rollout.batch), 1);
+    const { batch } = advantageStage(parts.advantage, await parts.scorer.score(rollout.batch), 1);
     const before = parts.policy.getWeights().w!.values;
     const tensors = tf.memory().numTensors;
     const { metrics } = updateStage(parts, batch, rollout.info);
@@ -90,7 +90,7 @@ describeBackends('stages', () => {
 
   it('metrics: reward and group statistics of the main batch; afterUpdate sees the row before regularizer metrics', async () => {
     const parts = testParts();
-    const scored = await parts.score((await rolloutStage(parts, 1)).batch);
+    const scored = await parts.scorer.score((await rolloutStage(parts, 1)).batch);
     const scores = Array.from(scored.scores);
     const m = rolloutMetrics(scored, 1);
     const meanScore = scores.reduce((a, b) => a + b, 0) / scores.length;
@@ -122,10 +122,14 @@ describeBackends('stages', () => {
       score: (inputs: Array<{ completion: string }>) => inputs.map((i) => (i.completion.startsWith('a') ? 1 : 0)),
     };
     const counts: number[] = [0, 0];
-    parts.score = async (b) => {
-      const s = await testParts({}, { reward }).score(b);
-      for (let r = 0; r < s.rows; r++) counts[s.promptIndex[r]!] = (counts[s.promptIndex[r]!] ?? 0) + s.scores[r]!;
-      return s;
+    const scorer = testParts({}, { reward }).evalScorer;
+    parts.evalScorer = {
+      ...scorer,
+      score: async (b) => {
+        const s = await scorer.score(b);
+        for (let r = 0; r < s.rows; r++) counts[s.promptIndex[r]!] = (counts[s.promptIndex[r]!] ?? 0) + s.scores[r]!;
+        return s;
+      },
     };
     const m = await evaluateStage(parts, 0);
     expectAllClose([m['eval/avg@4']!], [(counts[0]! + counts[1]!) / 8]);

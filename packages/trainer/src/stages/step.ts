@@ -2,7 +2,7 @@
  * One training step as a pipeline of named stages, each in its own module:
  *
  *   rolloutStage    (rollout.ts)     draw prompts, `beforeRollout` hooks, sample the main batch
- *   scoreStage      (score.ts)       the reward over every row → ScoredBatch
+ *   scoreStage      (score.ts)       the reward over every row → ScoredBatch (failures counted per step)
  *   advantageStage  (advantages.ts)  rewards → per-token advantages → TrainBatch
  *   regularizeStage (regularize.ts)  `augmentBatch` then `shapeAdvantages` hooks
  *   updateStage     (update.ts)      reference log-probs, learning rate, `runUpdate`
@@ -29,13 +29,15 @@ export async function runStepStages(parts: TrainerParts, step: number): Promise<
   const scored = await scoreStage(parts, rollout.batch, step);
   const advantages = advantageStage(parts.advantage, scored, step);
   const batch = await regularizeStage(parts.regularizers, advantages.batch, augmentContext(parts, rollout));
+  // Every batch of the step is scored by now: stop here if the reward keeps failing.
+  const rewardFailures = parts.scorer.endWindow();
   const update = updateStage(parts, batch, rollout.info);
   const metrics = stepMetrics(parts.regularizers, {
     info: rollout.info,
     scored,
     rolloutSeconds: rollout.seconds,
     advantageMetrics: advantages.metrics,
-    updateMetrics: update.metrics,
+    updateMetrics: { ...update.metrics, ...rewardFailures },
     updateSeconds: update.seconds,
     batchRows: batch.rows,
   });
