@@ -15,7 +15,7 @@ import {
 } from '@rftkit/core';
 import { loadPolicy, savePolicy } from '@rftkit/policy';
 import { createRolloutEngine } from '@rftkit/rollout';
-import { resolveLatest } from './checkpoint';
+import { cleanInterruptedWrites, resolveLatest } from './checkpoint';
 import { type TrainerConfig, type TrainerConfigInput, trainerConfigSchema } from './config';
 import { appendJsonl, truncateJsonl } from './jsonl';
 import { AdamOptimizer } from './optimizer';
@@ -193,7 +193,10 @@ export function createTrainer(options: TrainerOptions): Trainer {
     lastCheckpointStep = progress.step;
     if (outDir) {
       await truncateJsonl(file('metrics.jsonl'), progress.step);
-      await truncateJsonl(file('eval.jsonl'), progress.step);
+      // Evaluation rows the checkpoint does not hold (an evaluation after it, or one that
+      // an older trainer ran after its final checkpoint) are redone by `run`.
+      const lastEval = progress.evals.at(-1)?.step ?? -1;
+      await truncateJsonl(file('eval.jsonl'), lastEval);
     }
     log(`resumed from ${dir} at step ${progress.step}`);
   }
@@ -201,6 +204,9 @@ export function createTrainer(options: TrainerOptions): Trainer {
   function ensureReady(): Promise<void> {
     ready ??= (async () => {
       if (outDir) await mkdir(outDir, { recursive: true });
+      if (checkpointsDir) {
+        for (const name of await cleanInterruptedWrites(checkpointsDir)) log(`removed ${name}, left by an interrupted checkpoint write`);
+      }
       if (options.resumeFrom) {
         if (!checkpointsDir && options.resumeFrom === 'latest') {
           throw new ConfigError('trainer options', [{ path: 'resumeFrom', message: "'latest' needs outDir" }]);
@@ -252,13 +258,20 @@ export function createTrainer(options: TrainerOptions): Trainer {
     return dir;
   }
 
-  /** The run schedule: eval at step 0, then per step: step → checkpoint when due → eval when due. */
+  /**
+   * The run schedule: the evaluation due at the start (step 0, or one a resumed checkpoint
+   * lacks), then per step: step → evaluation when due (every `eval.every` steps and at the
+   * last) → checkpoint when due (every `checkpointEvery` steps and at the last). The
+   * evaluation comes first so the checkpoint holds its row: a run killed during it redoes
+   * it from the previous checkpoint, and a finished run resumed has nothing left to do.
+   */
   async function run(): Promise<RunSummary> {
     await ensureReady();
     const evalOn = config.eval.every > 0 && parts.testPrompts.length > 0;
     const { evals, history } = progress;
     const evaluatedAt = () => (evals.length ? (evals[evals.length - 1]!.step as number) : -1);
-    if (evalOn && progress.step === 0 && evaluatedAt() !== 0) await evaluateAndRecord();
+    const evalDue = (at: number) => evalOn && (at % config.eval.every === 0 || at === config.steps);
+    if (progress.step < config.steps && evalDue(progress.step) && evaluatedAt() !== progress.step) await evaluateAndRecord();
     let stopped = false;
     while (progress.step < config.steps) {
       if (stopRequested) {
@@ -267,15 +280,22 @@ export function createTrainer(options: TrainerOptions): Trainer {
       }
       await step();
       const at = progress.step;
-      if (outDir && config.checkpointEvery > 0 && at % config.checkpointEvery === 0) await saveCheckpoint();
-      if (evalOn && at % config.eval.every === 0 && at < config.steps) await evaluateAndRecord();
-      if (stopRequested && at < config.steps) {
+      const last = at === config.steps;
+      if (evalDue(at)) await evaluateAndRecord();
+      if (outDir && ((config.checkpointEvery > 0 && at % config.checkpointEvery === 0) || last)) await saveCheckpoint();
+      if (stopRequested && !last) {
         stopped = true;
         break;
       }
     }
-    if (!stopped && evalOn && evaluatedAt() !== progress.step) await evaluateAndRecord();
-    if (outDir && lastCheckpointStep !== progress.step) await saveCheckpoint();
+    // A stopped run saves where it stopped; a run resumed at its end (or with 0 steps)
+    // evaluates if the checkpoint lacks the final evaluation, and saves it.
+    let unsaved = lastCheckpointStep !== progress.step;
+    if (!stopped && evalOn && evaluatedAt() !== progress.step) {
+      await evaluateAndRecord();
+      unsaved = true;
+    }
+    if (outDir && unsaved) await saveCheckpoint();
     stopRequested = false;
     return {
       steps: progress.step,
