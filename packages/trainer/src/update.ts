@@ -12,6 +12,7 @@ import {
   type TrainBatch,
 } from '@rftkit/core';
 import { microBatchGradients } from './micro-batch';
+import { rolloutMismatchMetrics } from './mismatch-metrics';
 import { componentName } from './stages/component-checks';
 import { type AdamOptimizer, clipByGlobalNorm } from './optimizer';
 import { FirstPassTotals, MetricMeans } from './update-metrics';
@@ -97,6 +98,7 @@ function optimizerStep(
  * (k3 estimator, exp(ref − logp) − (ref − logp) − 1) are means over response tokens of the
  * first pass, all rows included. `entropy/exact_main` and `entropy/nll_main` are the same
  * means over rows whose `source` is 'main' only (absent when there is no such token).
+ * `rollout/*` compare the rollout's log-probs with the old ones (`rolloutMismatchMetrics`).
  */
 export function runUpdate(input: UpdateInput): Metrics {
   const { optimizer, batch, info } = input;
@@ -197,5 +199,7 @@ export function runUpdate(input: UpdateInput): Metrics {
     grad_norm: normSum / Math.max(optimizerSteps, 1),
     lr: input.lr,
     ...firstPass.metrics(input.refLogp !== undefined),
+    // Every row's old log-probs are known once the first pass is over.
+    ...rolloutMismatchMetrics(batch, oldLogp),
   };
 }
