@@ -10,6 +10,7 @@ import {
   writeCheckpoint,
   writeLatest,
 } from '../checkpoint';
+import { componentName, guard } from './component-checks';
 import type { TrainerParts } from './parts';
 
 /** How the policy is saved/restored in checkpoints. */
@@ -44,7 +45,10 @@ export async function saveCheckpointStage(
     format: CHECKPOINT_FORMAT,
     step: progress.step,
     seed: parts.config.seed,
-    regularizers: parts.regularizers.map((r) => ({ id: r.id, state: r.state?.() ?? null })),
+    regularizers: parts.regularizers.map((r) => ({
+      id: r.id,
+      state: (r.state ? guard(componentName('regularizer', r.id), progress.step, () => r.state!()) : null) ?? null,
+    })),
     history: progress.history,
     evals: progress.evals,
   };

@@ -1,4 +1,4 @@
-import type { Metrics, RewardFunction, RolloutBatch, ScoredBatch } from '@rftkit/core';
+import { ConfigError, type Metrics, type RewardFunction, type RolloutBatch, type ScoredBatch } from '@rftkit/core';
 import { RewardError, type ScoreReport, scoreBatch } from '@rftkit/rewards';
 import { checkFinite, componentName } from './component-checks';
 import type { TrainerParts } from './parts';
@@ -37,6 +37,11 @@ export function createScorer(
   prefix = 'reward/',
 ): Scorer {
   const { maxFailedSteps = 3, ...scoring } = options ?? {};
+  if (!Number.isInteger(maxFailedSteps) || maxFailedSteps < 0) {
+    throw new ConfigError('trainer options', [
+      { path: 'scoring.maxFailedSteps', message: `must be a non-negative integer (0 = never stop), got ${maxFailedSteps}` },
+    ]);
+  }
   let window = { rows: 0, errors: 0, timeouts: 0, firstError: undefined as unknown };
   let failedWindows = 0;
   let streakError: unknown;
