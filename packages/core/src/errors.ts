@@ -13,7 +13,8 @@ export type RftErrorCode =
   | 'E_DATASET'
   | 'E_SHAPE'
   | 'E_REWARD'
-  | 'E_STATE';
+  | 'E_STATE'
+  | 'E_COMPONENT';
 
 export class RftError extends Error {
   readonly code: RftErrorCode;
@@ -117,6 +118,22 @@ export class ShapeError extends RftError {
 export class StateError extends RftError {
   constructor(component: string, reason: string) {
     super('E_STATE', `Cannot restore state of '${component}': ${reason}`);
+  }
+}
+
+/**
+ * A component (advantage estimator, policy loss, regularizer, ...) threw, or returned
+ * something the trainer cannot use (non-finite values). Names the component and the step;
+ * a thrown error is kept as `cause`.
+ */
+export class ComponentError extends RftError {
+  /** e.g. `advantage 'grpo'`. */
+  readonly component: string;
+  readonly step: number | undefined;
+  constructor(component: string, step: number | undefined, reason: string, options?: { cause?: unknown }) {
+    super('E_COMPONENT', `${component}${step === undefined ? '' : ` at step ${step}`}: ${reason}`, options);
+    this.component = component;
+    this.step = step;
   }
 }
 

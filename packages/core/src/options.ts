@@ -3,13 +3,13 @@ import { OptionsError, type FieldIssue } from './errors';
 
 /** Turns zod issues into `FieldIssue`s whose paths read like config paths (`a.b[2].c`). */
 export function zodIssues(error: z.ZodError, prefix = ''): FieldIssue[] {
-  return error.issues.map((issue) => {
-    let path = prefix;
-    for (const key of issue.path) {
-      if (typeof key === 'number') path += `[${key}]`;
-      else path += path ? `.${String(key)}` : String(key);
-    }
-    return { path, message: issue.message };
+  const join = (path: string, key: PropertyKey) =>
+    typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${String(key)}` : String(key);
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.reduce<string>(join, prefix);
+    // One issue per unknown key, at the key's own path.
+    if (issue.code === 'unrecognized_keys') return issue.keys.map((key) => ({ path: join(path, key), message: issue.message }));
+    return [{ path, message: issue.message }];
   });
 }
 

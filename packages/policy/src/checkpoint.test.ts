@@ -65,6 +65,7 @@ describeBackends('policy checkpoints', () => {
     expect(m.tensors[0]).toEqual({ name: 'tok_emb', shape: [15, 16], offset: 0 });
     expect(m.tensors[1].offset).toBe(15 * 16 * 4);
     expect(m.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(m.manifestSha256).toMatch(/^[0-9a-f]{64}$/);
     const bin = await readFile(join(dir, 'weights.bin'));
     // float32 little-endian, first value of tok_emb.
     expect(bin.readFloatLE(0)).toBe(policy.getWeights()['tok_emb']!.values[0]);
@@ -123,20 +124,38 @@ describeBackends('policy checkpoints', () => {
     );
   });
 
+  it('fails clearly on edited offsets, shapes or config (manifestSha256), and loads folders written without it', async () => {
+    const offsets = (m: Record<string, unknown>) => ({
+      ...m,
+      tensors: (m.tensors as Array<{ offset: number }>).map((t, i) => (i === 1 ? { ...t, offset: t.offset + 4 } : t)),
+    });
+    await expectCheckpointError(await tampered('offset', { json: offsets }), /policy\.json: .* hash to .*manifestSha256 .* \(edited or corrupt\)/);
+    const legacy = (m: Record<string, unknown>) => ({ ...m, manifestSha256: undefined });
+    // Without the checksum, an offset that is not back to back is still caught.
+    await expectCheckpointError(
+      await tampered('offset-legacy', { json: (m) => offsets(legacy(m)) }),
+      /tensors\[1\] \('[^']+'\) has byte offset 964, expected 960/,
+    );
+    const old = await loadPolicy(await tampered('legacy', { json: legacy }));
+    expect(old.getWeights().tok_emb!.values).toEqual(policy.getWeights().tok_emb!.values);
+    old.dispose();
+  });
+
   it('fails clearly when tensor shapes do not fit the config', async () => {
-    // Same byte count, so only the shape check can catch it.
+    // Same byte count, so only the shape check can catch it (checkpoints without manifestSha256).
     const swapped = await tampered('shape', {
       json: (m) => ({
         ...m,
+        manifestSha256: undefined,
         tensors: (m.tensors as Array<{ name: string; shape: number[] }>).map((t) =>
           t.name === 'tok_emb' ? { ...t, shape: [16, 15] } : t,
         ),
       }),
     });
     await expectCheckpointError(swapped, /'tok_emb' has shape \[16,15\] but the config gives \[15,16\]/);
-    const wrongConfig = await tampered('cfg', { json: (m) => ({ ...m, config: { ...(m.config as object), nLayers: 1 } }) });
+    const wrongConfig = await tampered('cfg', { json: (m) => ({ ...m, manifestSha256: undefined, config: { ...(m.config as object), nLayers: 1 } }) });
     await expectCheckpointError(wrongConfig, /'blocks.1.ln1.gamma' is not part of the model/);
-    const badConfig = await tampered('cfg2', { json: (m) => ({ ...m, config: { ...(m.config as object), nHeads: 3 } }) });
+    const badConfig = await tampered('cfg2', { json: (m) => ({ ...m, manifestSha256: undefined, config: { ...(m.config as object), nHeads: 3 } }) });
     await expectCheckpointError(badConfig, /invalid config.*nHeads/s);
   });
 });

@@ -18,7 +18,17 @@ export interface PolicyManifest {
   tensors: Array<{ name: string; shape: number[]; offset: number }>;
   /** Hex SHA-256 of `weights.bin`. */
   sha256: string;
+  /**
+   * Hex SHA-256 of `JSON.stringify({ config, tokenizer, tensors })`, so a hand-edited or
+   * corrupt offset, shape or config fails loudly. Optional: folders written before it
+   * existed load without it.
+   */
+  manifestSha256?: string;
 }
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+const manifestDigest = (m: Pick<PolicyManifest, 'config' | 'tokenizer' | 'tensors'>) =>
+  sha256(JSON.stringify({ config: m.config, tokenizer: m.tokenizer, tensors: m.tensors }));
 
 const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -39,13 +49,13 @@ export async function savePolicy(dir: string, policy: Policy): Promise<void> {
     tensors.push({ name, shape: [...shape], offset });
     for (let i = 0; i < values.length; i++, offset += 4) view.setFloat32(offset, values[i]!, true);
   }
+  const described = { config: policy.config(), tokenizer: policy.tokenizer.toJSON(), tensors };
   const manifest: PolicyManifest = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
-    config: policy.config(),
-    tokenizer: policy.tokenizer.toJSON(),
-    tensors,
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    ...described,
+    sha256: sha256(bytes),
+    manifestSha256: manifestDigest(described),
   };
   await writeDirAtomic(dir, async (tmp) => {
     await writeFile(join(tmp, 'weights.bin'), bytes);
@@ -93,6 +103,26 @@ function parseManifest(dir: string, text: string): PolicyManifest {
       t.offset >= 0;
     if (!ok) throw new CheckpointError(dir, `policy.json: tensors[${i}] needs a name, an integer shape and a byte offset`);
   }
+  if (m.manifestSha256 !== undefined) {
+    const digest = manifestDigest(m as PolicyManifest);
+    if (digest !== m.manifestSha256) {
+      throw new CheckpointError(
+        dir,
+        `policy.json: its config, tokenizer and tensor offsets hash to ${digest}, not the recorded manifestSha256 ${m.manifestSha256} (edited or corrupt)`,
+      );
+    }
+  }
+  // savePolicy writes the tensors back to back in manifest order.
+  let expected = 0;
+  for (const [i, t] of m.tensors.entries()) {
+    if (t.offset !== expected) {
+      throw new CheckpointError(
+        dir,
+        `policy.json: tensors[${i}] ('${t.name}') has byte offset ${t.offset}, expected ${expected} (tensors are stored back to back in order; edited or corrupt)`,
+      );
+    }
+    expected += sizeOf(t.shape) * 4;
+  }
   return m as PolicyManifest;
 }
 
@@ -108,7 +138,7 @@ export async function loadPolicy(dir: string): Promise<Policy> {
   if (bin.length !== expectedBytes) {
     throw new CheckpointError(dir, `weights.bin has ${bin.length} bytes but the tensors need ${expectedBytes} (corrupt or truncated)`);
   }
-  const digest = createHash('sha256').update(bin).digest('hex');
+  const digest = sha256(bin);
   if (digest !== manifest.sha256) {
     throw new CheckpointError(dir, `weights.bin checksum ${digest} does not match policy.json's ${manifest.sha256} (corrupt)`);
   }

@@ -31,6 +31,6 @@ export {
   repetitionPenaltyDefinition,
   repetitionPenaltySchema,
 } from './repetition-penalty';
-export { type ScoreBatchOptions, scoreBatch } from './score-batch';
+export { type ScoreBatchOptions, type ScoreReport, scoreBatch } from './score-batch';
 export { readRewardValue } from './value';
 export { type WeightedRewardOptions, createWeightedReward, weightedDefinition, weightedSchema } from './weighted';

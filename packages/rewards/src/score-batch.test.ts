@@ -3,7 +3,7 @@ import type { RewardFunction } from '@rftkit/core';
 import { describe, expect, it } from 'vitest';
 import { createExactMatchReward } from './exact-match';
 import type { RewardInputWithLength } from './length';
-import { scoreBatch } from './score-batch';
+import { type ScoreReport, scoreBatch } from './score-batch';
 import { makeBatch } from './test-helpers';
 import { createWeightedReward } from './weighted';
 
@@ -109,7 +109,61 @@ describe('scoreBatch', () => {
     expect(warnings[1]).toMatch(/row 0 \(prompt 'x'\): threw: Reward 'exact-match': prompt 'x' has no reference answer/);
   });
 
+  it('a score beyond the float32 range is a failed row (errorScore), not Infinity', async () => {
+    const warnings: string[] = [];
+    const huge: RewardFunction = { id: 'huge', score: (xs) => xs.map((x) => (x.completion === '4' ? 1e39 : 0.5)) };
+    const reports: ScoreReport[] = [];
+    const out = await scoreBatch(huge, batch, { errorScore: -1, onWarning: (m) => warnings.push(m), onReport: (r) => reports.push(r) });
+    expect(Array.from(out.scores)).toEqual([0.5, 0.5, -1, 0.5]);
+    expect(warnings).toEqual([
+      "reward 'huge' failed on row 2 (prompt 'b'): returned a score (1e+39) beyond the float32 range (it would be stored as Infinity); scored -1",
+    ]);
+    expect(reports).toEqual([{ rows: 4, errors: 1, timeouts: 0, firstError: expect.stringMatching(/float32 range/) }]);
+    // 3.4e38 is still a float32.
+    const big: RewardFunction = { id: 'big', score: (xs) => xs.map(() => ({ score: 3.4e38, components: { c: 1e39 } })) };
+    const r2: ScoreReport[] = [];
+    await scoreBatch(big, batch, { onWarning: () => {}, onReport: (r) => r2.push(r) });
+    expect(r2[0]!.errors).toBe(4);
+  });
+
+  it('warns about the first maxRowWarnings failed rows, counts the rest in one line and reports the first error', async () => {
+    const first = new Error('row 0 broke');
+    const broken: RewardFunction = {
+      id: 'broken',
+      score: (xs) => {
+        if (xs.length > 1) throw new Error('batch broke');
+        throw xs[0]!.completion === '2' ? first : new Error('later');
+      },
+    };
+    const warnings: string[] = [];
+    const reports: ScoreReport[] = [];
+    await scoreBatch(broken, batch, { maxRowWarnings: 2, onWarning: (m) => warnings.push(m), onReport: (r) => reports.push(r) });
+    expect(warnings).toEqual([
+      "reward 'broken' failed on the whole batch (batch broke); scoring row by row",
+      "reward 'broken' failed on row 0 (prompt 'a'): threw: row 0 broke; scored 0",
+      "reward 'broken' failed on row 1 (prompt 'a'): threw: later; scored 0",
+      "reward 'broken' failed on 2 more rows of this batch (4 of 4 in all); scored 0",
+    ]);
+    expect(reports).toEqual([{ rows: 4, errors: 4, timeouts: 0, firstError: first }]);
+  });
+
+  it('reports timeouts among the errors', async () => {
+    const slow: RewardFunction = {
+      id: 'slow',
+      score: async (xs) => {
+        if (xs.length === 1 && xs[0]!.completion === '44') await new Promise((r) => setTimeout(r, 200));
+        if (xs.length > 1) await new Promise((r) => setTimeout(r, 200));
+        return xs.map(() => 1);
+      },
+    };
+    const reports: ScoreReport[] = [];
+    await scoreBatch(slow, batch, { timeoutMs: 30, onWarning: () => {}, onReport: (r) => reports.push(r) });
+    expect(reports).toMatchObject([{ rows: 4, errors: 1, timeouts: 1 }]);
+  });
+
   it('rejects bad options', async () => {
+    await expect(scoreBatch(createExactMatchReward(), batch, { maxRowWarnings: -1 })).rejects.toThrow(/maxRowWarnings/);
+    await expect(scoreBatch(createExactMatchReward(), batch, { errorScore: 1e39 })).rejects.toThrow(/errorScore/);
     await expect(scoreBatch(createExactMatchReward(), batch, { timeoutMs: 0 })).rejects.toThrow(OptionsError);
     await expect(scoreBatch(createExactMatchReward(), batch, { errorScore: Number.NaN })).rejects.toThrow(/errorScore/);
   });

@@ -1,7 +1,18 @@
 import { z } from 'zod';
 
+/**
+ * An object schema that rejects keys it does not declare (a misspelt `sampling.temprature`
+ * would otherwise be dropped and the run use the default), listing the allowed names.
+ */
+function strictObject<T extends z.ZodRawShape>(shape: T) {
+  const allowed = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown field; allowed: ${allowed}` : undefined),
+  });
+}
+
 /** Sampling parameters (core `SamplingParams`) with the rollout package's documented defaults. */
-export const trainerSamplingSchema = z.object({
+export const trainerSamplingSchema = strictObject({
   temperature: z.number().positive().default(1).describe('Softmax temperature (> 0).'),
   topK: z.number().int().min(0).default(0).describe('Keep the k most likely tokens; 0 = off.'),
   topP: z.number().gt(0).max(1).default(1).describe('Nucleus mass; 1 = off.'),
@@ -10,7 +21,7 @@ export const trainerSamplingSchema = z.object({
   stopTokens: z.array(z.number().int().min(0)).default([]).describe('Extra token ids that end a response.'),
 });
 
-export const optimizerSchema = z.object({
+export const optimizerSchema = strictObject({
   name: z
     .enum(['adam', 'adamw'])
     .default('adamw')
@@ -28,11 +39,11 @@ export const optimizerSchema = z.object({
   warmupSteps: z.number().int().min(0).default(0).describe('Linear warm-up over this many trainer steps.'),
 });
 
-export const evalSchema = z.object({
+export const evalSchema = strictObject({
   every: z.number().int().min(0).default(10).describe('Evaluate every N steps (also at step 0 and at the end); 0 = never.'),
   prompts: z.number().int().min(0).default(0).describe('How many test prompts to evaluate (the first N); 0 = all.'),
   samplesPerPrompt: z.number().int().positive().default(8).describe('Samples per test prompt (n of pass@k).'),
-  k: z.array(z.number().int().positive()).default([1, 4, 8]).describe('pass@k values to report (those ≤ n).'),
+  k: z.array(z.number().int().positive()).default([1, 4, 8]).describe('pass@k values to report (each ≤ samplesPerPrompt).'),
   threshold: z.number().default(1).describe('A sample counts as correct when its score ≥ threshold.'),
   sampling: trainerSamplingSchema.default(trainerSamplingSchema.parse({})).describe('Sampling for evaluation.'),
   chunkPrompts: z
@@ -43,7 +54,7 @@ export const evalSchema = z.object({
     .describe('Test prompts per evaluation rollout (bounds its memory); does not change results.'),
 });
 
-export const trainerConfigSchema = z.object({
+export const trainerConfigSchema = strictObject({
   steps: z.number().int().min(0).default(100).describe('Trainer steps (one rollout batch each).'),
   seed: z.number().int().min(0).max(0xffffffff).default(0).describe('Run seed; every random draw derives from it.'),
   promptsPerStep: z.number().int().positive().default(8).describe('Prompts drawn per step (one group each).'),
@@ -61,6 +72,34 @@ export const trainerConfigSchema = z.object({
   eval: evalSchema.default(evalSchema.parse({})),
   checkpointEvery: z.number().int().min(0).default(0).describe('Save a checkpoint every N steps (and at the end); 0 = only at the end.'),
   keepCheckpoints: z.number().int().positive().default(3).describe('Checkpoints kept on disk (oldest pruned).'),
+}).superRefine((c, ctx) => {
+  // The batch-size relations verl asserts: a micro-batch within a mini-batch, a mini-batch
+  // within the step's rollout (otherwise one optimizer step silently covers fewer rows).
+  const rows = c.promptsPerStep * c.samplesPerPrompt;
+  if (c.microBatchSamples > c.miniBatchSamples) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['microBatchSamples'],
+      message: `${c.microBatchSamples} is larger than miniBatchSamples (${c.miniBatchSamples}); set microBatchSamples ≤ miniBatchSamples`,
+    });
+  }
+  if (c.miniBatchSamples > rows) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['miniBatchSamples'],
+      message: `${c.miniBatchSamples} is larger than the rows of a step, promptsPerStep × samplesPerPrompt = ${c.promptsPerStep} × ${c.samplesPerPrompt} = ${rows}; set miniBatchSamples ≤ ${rows}`,
+    });
+  }
+  const n = c.eval.samplesPerPrompt;
+  c.eval.k.forEach((k, i) => {
+    if (k > n) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eval', 'k', i],
+        message: `pass@${k} needs at least ${k} samples per prompt, but eval.samplesPerPrompt is ${n}; use k ≤ ${n} or raise eval.samplesPerPrompt`,
+      });
+    }
+  });
 });
 
 export type TrainerConfig = z.output<typeof trainerConfigSchema>;

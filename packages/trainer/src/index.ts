@@ -13,9 +13,11 @@ export { AdamOptimizer, clipByGlobalNorm, learningRate, type OptimizerState } fr
 export { hostTokenStats } from './token-stats';
 export { runUpdate, type UpdateInput } from './update';
 export { checkpointName, type TrainerCheckpointState } from './checkpoint';
+export { drawPrompts } from './stages/rollout';
+export type { ScoringOptions } from './stages/score';
+export { RATIO_BOUND, rolloutMismatchMetrics } from './mismatch-metrics';
 export {
   createTrainer,
-  drawPrompts,
   type EvalResult,
   parseTrainerConfig,
   resumeTrainer,

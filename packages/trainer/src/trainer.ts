@@ -2,9 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type AdvantageEstimator,
-  type AugmentContext,
   ConfigError,
-  CheckpointError,
   type LossAggregator,
   type Metrics,
   type Policy,
@@ -12,37 +10,20 @@ import {
   type PromptRecord,
   type Regularizer,
   type RewardFunction,
-  type RolloutBatch,
   type RolloutEngine,
-  Rng,
-  RftError,
-  type ScoredBatch,
-  StateError,
-  type StepInfo,
-  type TrainBatch,
-  responseLengths,
   zodIssues,
 } from '@rftkit/core';
 import { loadPolicy, savePolicy } from '@rftkit/policy';
-import { scoreBatch } from '@rftkit/rewards';
 import { createRolloutEngine } from '@rftkit/rollout';
-import {
-  checkpointName,
-  CHECKPOINT_FORMAT,
-  pruneCheckpoints,
-  readOptimizerState,
-  readTrainerState,
-  resolveLatest,
-  type TrainerCheckpointState,
-  writeCheckpoint,
-  writeLatest,
-} from './checkpoint';
+import { cleanInterruptedWrites, resolveLatest } from './checkpoint';
 import { type TrainerConfig, type TrainerConfigInput, trainerConfigSchema } from './config';
 import { appendJsonl, truncateJsonl } from './jsonl';
-import { AdamOptimizer, learningRate } from './optimizer';
-import { passAtK } from './pass-at-k';
-import { hostTokenStats } from './token-stats';
-import { runUpdate } from './update';
+import { AdamOptimizer } from './optimizer';
+import { type PolicyStore, type RunProgress, restoreStage, saveCheckpointStage } from './stages/checkpoint';
+import { evaluateStage } from './stages/evaluate';
+import type { TrainerParts } from './stages/parts';
+import { createScorer, type ScoringOptions } from './stages/score';
+import { runStepStages } from './stages/step';
 
 export interface EvalResult {
   /** Steps completed when the evaluation ran. */
@@ -94,9 +75,9 @@ export interface TrainerOptions {
   /** Restore before the first step: `'latest'` (outDir/checkpoints/latest) or a checkpoint folder. */
   resumeFrom?: 'latest' | string;
   /** How the policy is saved/restored in checkpoints (default `savePolicy` / `loadPolicy` of @rftkit/policy). */
-  policyIO?: { save(dir: string, policy: Policy): Promise<void>; load(dir: string, policy: Policy): Promise<void> };
-  /** Options passed to `scoreBatch` (reward timeout, score on error). */
-  scoring?: { timeoutMs?: number; errorScore?: number };
+  policyIO?: PolicyStore;
+  /** Reward timeout, score on error, and how many all-failed steps stop the run (see `ScoringOptions`). */
+  scoring?: ScoringOptions;
 }
 
 export interface TrainerState {
@@ -126,7 +107,7 @@ export interface Trainer {
   dispose(): void;
 }
 
-const defaultPolicyIO: NonNullable<TrainerOptions['policyIO']> = {
+const defaultPolicyIO: PolicyStore = {
   save: (dir, policy) => savePolicy(dir, policy),
   async load(dir, policy) {
     const loaded = await loadPolicy(dir);
@@ -145,154 +126,87 @@ export function parseTrainerConfig(input: unknown, source = 'trainer config'): T
   return result.data;
 }
 
-function mean(xs: ArrayLike<number>): number {
-  let s = 0;
-  let n = 0;
-  for (let i = 0; i < xs.length; i++) {
-    const x = xs[i]!;
-    if (Number.isNaN(x)) continue;
-    s += x;
-    n++;
-  }
-  return n ? s / n : 0;
-}
-
-function std(xs: ArrayLike<number>): number {
-  const m = mean(xs);
-  let s = 0;
-  for (let i = 0; i < xs.length; i++) s += (xs[i]! - m) ** 2;
-  return xs.length ? Math.sqrt(s / xs.length) : 0;
-}
-
-/** Rollout metrics of the main batch (before regularizers add rows). */
-function rolloutMetrics(batch: ScoredBatch, seconds: number): Metrics {
-  const lens = responseLengths(batch);
-  const groups = new Map<number, number[]>();
-  for (let r = 0; r < batch.rows; r++) {
-    const g = batch.groupIds[r]!;
-    groups.set(g, [...(groups.get(g) ?? []), batch.scores[r]!]);
-  }
-  let zero = 0;
-  for (const xs of groups.values()) if (std(xs) < 1e-6) zero++;
-  const tokens = lens.reduce((a, b) => a + b, 0);
-  const m: Metrics = {
-    'reward/mean': mean(batch.scores),
-    'reward/std': std(batch.scores),
-  };
-  for (const [name, values] of Object.entries(batch.rewardComponents)) m[`reward/${name}`] = mean(values);
-  return {
-    ...m,
-    'response/len_mean': mean(lens),
-    'response/len_max': lens.length ? Math.max(...lens) : 0,
-    'response/truncated_frac': batch.finishReason.filter((f) => f === 'length').length / Math.max(batch.rows, 1),
-    'groups/zero_std_frac': groups.size ? zero / groups.size : 0,
-    'rollout/tokens_per_s': seconds > 0 ? tokens / seconds : 0,
-  };
-}
-
-/** Draws the step's prompts: a seeded permutation per step (cycled when more are needed than exist). */
-export function drawPrompts(prompts: readonly PromptRecord[], count: number, seed: number, step: number): PromptRecord[] {
-  const rng = Rng.derive(seed, 'prompts', step);
-  const out: PromptRecord[] = [];
-  while (out.length < count) {
-    const order = rng.shuffle(Array.from({ length: prompts.length }, (_, i) => i));
-    for (const i of order.slice(0, count - out.length)) out.push(prompts[i]!);
-  }
-  return out;
-}
-
-const now = () => performance.now() / 1000;
-
-/**
- * Composes a policy, rollout engine, reward, advantage estimator, policy loss, loss
- * aggregation and regularizers into a training run (see DESIGN.md "One training step").
- * Every random draw of step s derives from (config.seed, label, s), so a resumed run
- * reproduces an uninterrupted one.
- */
-export function createTrainer(options: TrainerOptions): Trainer {
+/** Checks the options and builds the parts every stage reads. */
+function buildParts(options: TrainerOptions, log: (message: string) => void): TrainerParts & { ownsReference: boolean } {
   const config = parseTrainerConfig(options.config ?? {});
-  const { policy, reward, advantage, loss, aggregator, outDir, onEvent } = options;
+  const { policy } = options;
   const regularizers = options.regularizers ?? [];
-  const trainPrompts = options.trainPrompts;
-  const testPrompts = options.testPrompts ?? [];
-  if (!trainPrompts.length) throw new ConfigError('trainer options', [{ path: 'trainPrompts', message: 'at least one prompt is required' }]);
+  if (!options.trainPrompts.length) {
+    throw new ConfigError('trainer options', [{ path: 'trainPrompts', message: 'at least one prompt is required' }]);
+  }
   const ids = new Set<string>();
   for (const r of regularizers) {
     if (ids.has(r.id)) throw new ConfigError('trainer options', [{ path: 'regularizers', message: `regularizer '${r.id}' appears twice` }]);
     ids.add(r.id);
   }
-
   const needsReference = regularizers.some((r) => r.needsReference);
-  const ownsReference = !options.reference && needsReference;
   const reference = options.reference ?? (needsReference ? policy.clone({ trainable: false }) : undefined);
-  const engine = options.engine ?? createRolloutEngine({ policy });
-  const referenceEngine = options.referenceEngine ?? (reference ? createRolloutEngine({ policy: reference }) : undefined);
-  const optimizer = new AdamOptimizer(policy.trainableVariables(), config.optimizer);
-  const policyIO = options.policyIO ?? defaultPolicyIO;
+  return {
+    config,
+    policy,
+    reference,
+    ownsReference: !options.reference && needsReference,
+    engine: options.engine ?? createRolloutEngine({ policy }),
+    referenceEngine: options.referenceEngine ?? (reference ? createRolloutEngine({ policy: reference }) : undefined),
+    reward: options.reward,
+    advantage: options.advantage,
+    loss: options.loss,
+    aggregator: options.aggregator,
+    regularizers,
+    optimizer: new AdamOptimizer(policy.trainableVariables(), config.optimizer),
+    trainPrompts: options.trainPrompts,
+    testPrompts: options.testPrompts ?? [],
+    scorer: createScorer(options.reward, options.scoring, log),
+    evalScorer: createScorer(options.reward, { ...options.scoring, maxFailedSteps: 0 }, log, 'eval/reward_'),
+    log,
+  };
+}
 
-  let step = 0;
-  const history: Metrics[] = [];
-  const evals: Metrics[] = [];
+/**
+ * Composes a policy, rollout engine, reward, advantage estimator, policy loss, loss
+ * aggregation and regularizers into a training run (see DESIGN.md "One training step";
+ * the stages of a step are in stages/step.ts). Every random draw of step s derives from
+ * (config.seed, label, s), so a resumed run reproduces an uninterrupted one.
+ */
+export function createTrainer(options: TrainerOptions): Trainer {
+  const { outDir, onEvent } = options;
+  const emit = (e: TrainerEvent) => onEvent?.(e);
+  const log = (message: string) => emit({ type: 'log', message });
+  const parts = buildParts(options, log);
+  const { config } = parts;
+  const policyIO = options.policyIO ?? defaultPolicyIO;
+  const checkpointsDir = outDir ? join(outDir, 'checkpoints') : undefined;
+  const file = (name: string) => join(outDir!, name);
+
+  const progress: RunProgress = { step: 0, history: [], evals: [] };
   let stopRequested = false;
   let lastCheckpoint: string | undefined;
   let lastCheckpointStep = -1;
   let ready: Promise<void> | undefined;
 
-  const emit = (e: TrainerEvent) => onEvent?.(e);
-  const log = (message: string) => emit({ type: 'log', message });
-  const checkpointsDir = outDir ? join(outDir, 'checkpoints') : undefined;
-  const file = (name: string) => join(outDir!, name);
-  const score = (batch: RolloutBatch) => scoreBatch(reward, batch, { ...options.scoring, onWarning: log });
-
   async function restore(dir: string): Promise<void> {
-    const state = await readTrainerState(dir);
-    if (state.seed !== config.seed) {
-      throw new CheckpointError(join(dir, 'trainer-state.json'), `was written with seed ${state.seed}, the config has seed ${config.seed}`);
-    }
-    try {
-      await policyIO.load(join(dir, 'policy'), policy);
-    } catch (cause) {
-      if (cause instanceof RftError) throw cause;
-      throw new CheckpointError(join(dir, 'policy'), `cannot load the policy (${(cause as Error).message})`, { cause });
-    }
-    const opt = await readOptimizerState(dir);
-    try {
-      optimizer.loadState(opt);
-    } catch (cause) {
-      throw new CheckpointError(join(dir, 'optimizer.json'), (cause as Error).message, { cause });
-    }
-    regularizers.forEach((reg, i) => {
-      const saved = state.regularizers[i];
-      if (!saved || saved.id !== reg.id) {
-        throw new CheckpointError(
-          join(dir, 'trainer-state.json'),
-          `regularizer ${i} is '${reg.id}' but the checkpoint has '${saved?.id ?? '(none)'}'; resume with the same composition`,
-        );
-      }
-      if (saved.state !== null && reg.loadState) {
-        try {
-          reg.loadState(saved.state);
-        } catch (cause) {
-          if (cause instanceof RftError) throw cause;
-          throw new StateError(reg.id, (cause as Error).message);
-        }
-      }
-    });
-    step = state.step;
-    history.splice(0, history.length, ...state.history);
-    evals.splice(0, evals.length, ...state.evals);
+    const restored = await restoreStage(parts, policyIO, dir);
+    progress.step = restored.step;
+    progress.history.splice(0, progress.history.length, ...restored.history);
+    progress.evals.splice(0, progress.evals.length, ...restored.evals);
     lastCheckpoint = dir;
-    lastCheckpointStep = step;
+    lastCheckpointStep = progress.step;
     if (outDir) {
-      await truncateJsonl(file('metrics.jsonl'), step);
-      await truncateJsonl(file('eval.jsonl'), step);
+      await truncateJsonl(file('metrics.jsonl'), progress.step);
+      // Evaluation rows the checkpoint does not hold (an evaluation after it, or one that
+      // an older trainer ran after its final checkpoint) are redone by `run`.
+      const lastEval = progress.evals.at(-1)?.step ?? -1;
+      await truncateJsonl(file('eval.jsonl'), lastEval);
     }
-    log(`resumed from ${dir} at step ${step}`);
+    log(`resumed from ${dir} at step ${progress.step}`);
   }
 
   function ensureReady(): Promise<void> {
     ready ??= (async () => {
       if (outDir) await mkdir(outDir, { recursive: true });
+      if (checkpointsDir) {
+        for (const name of await cleanInterruptedWrites(checkpointsDir)) log(`removed ${name}, left by an interrupted checkpoint write`);
+      }
       if (options.resumeFrom) {
         if (!checkpointsDir && options.resumeFrom === 'latest') {
           throw new ConfigError('trainer options', [{ path: 'resumeFrom', message: "'latest' needs outDir" }]);
@@ -308,83 +222,12 @@ export function createTrainer(options: TrainerOptions): Trainer {
     return ready;
   }
 
-  async function runStep(): Promise<Metrics> {
+  async function step(): Promise<Metrics> {
     await ensureReady();
-    const s = step + 1;
-    const info: StepInfo = { step: s, seed: config.seed };
-    const tStep = now();
-    const prompts = drawPrompts(trainPrompts, config.promptsPerStep, config.seed, s);
-    for (const reg of regularizers) await reg.beforeRollout?.(info);
-
-    const tRollout = now();
-    const rollout = await engine.generate({
-      prompts,
-      samplesPerPrompt: config.samplesPerPrompt,
-      sampling: config.sampling,
-      seed: config.seed,
-      step: s,
-      stream: 'main',
-    });
-    const rolloutSeconds = now() - tRollout;
-    const scored = await score(rollout);
-    const adv = advantage.compute({
-      rows: scored.rows,
-      seqLen: scored.seqLen,
-      scores: scored.scores,
-      groupIds: scored.groupIds,
-      responseMask: scored.responseMask,
-    });
-    let batch: TrainBatch = { ...scored, advantages: adv.advantages };
-    const context: AugmentContext = {
-      ...info,
-      engine,
-      referenceEngine,
-      prompts,
-      samplesPerPrompt: config.samplesPerPrompt,
-      sampling: config.sampling,
-      score,
-      advantages: advantage,
-      policy,
-      tokenStats: (b, temperature) => hostTokenStats(policy, b, temperature, config.microBatchSamples),
-    };
-    for (const reg of regularizers) if (reg.augmentBatch) batch = await reg.augmentBatch(batch, context);
-    for (const reg of regularizers) if (reg.shapeAdvantages) batch = await reg.shapeAdvantages(batch, context);
-
-    const tUpdate = now();
-    const refLogp = reference ? hostTokenStats(reference, batch, 1, config.microBatchSamples).logp : undefined;
-    const lr = learningRate(config.optimizer, s, config.steps);
-    const updateMetrics = runUpdate({
-      policy,
-      optimizer,
-      loss,
-      aggregator,
-      regularizers,
-      batch,
-      refLogp,
-      miniBatchSamples: config.miniBatchSamples,
-      microBatchSamples: config.microBatchSamples,
-      epochs: config.epochs,
-      gradClip: config.optimizer.gradClip,
-      lr,
-      info,
-    });
-    const updateSeconds = now() - tUpdate;
-
-    const metrics: Metrics = {
-      step: s,
-      ...rolloutMetrics(scored, rolloutSeconds),
-      ...adv.metrics,
-      ...updateMetrics,
-      'batch/rows': batch.rows,
-    };
-    for (const reg of regularizers) reg.afterUpdate?.(metrics, info);
-    for (const reg of regularizers) Object.assign(metrics, reg.metrics?.() ?? {});
-    metrics['time/rollout_s'] = rolloutSeconds;
-    metrics['time/update_s'] = updateSeconds;
-    metrics['time/step_s'] = now() - tStep;
-
-    step = s;
-    history.push(metrics);
+    const s = progress.step + 1;
+    const metrics = await runStepStages(parts, s);
+    progress.step = s;
+    progress.history.push(metrics);
     if (outDir) await appendJsonl(file('metrics.jsonl'), metrics);
     emit({ type: 'step', step: s, metrics });
     return metrics;
@@ -392,47 +235,14 @@ export function createTrainer(options: TrainerOptions): Trainer {
 
   async function evaluate(): Promise<EvalResult> {
     await ensureReady();
-    const t0 = now();
-    const e = config.eval;
-    const prompts = e.prompts > 0 ? testPrompts.slice(0, e.prompts) : testPrompts;
-    if (!prompts.length) throw new ConfigError('trainer options', [{ path: 'testPrompts', message: 'evaluation needs at least one test prompt' }]);
-    const n = e.samplesPerPrompt;
-    const correct = new Array<number>(prompts.length).fill(0);
-    const scores: number[] = [];
-    const lengths: number[] = [];
-    // Chunks bound the rollout's memory; promptIndexOffset keeps every row's seed (and so
-    // every sampled token) what one rollout over all prompts would draw.
-    for (let start = 0; start < prompts.length; start += e.chunkPrompts) {
-      const batch = await engine.generate({
-        prompts: prompts.slice(start, start + e.chunkPrompts),
-        samplesPerPrompt: n,
-        sampling: e.sampling,
-        seed: config.seed,
-        step,
-        stream: 'eval',
-        promptIndexOffset: start,
-      });
-      const scored = await score(batch);
-      for (let r = 0; r < scored.rows; r++) {
-        if (scored.scores[r]! >= e.threshold) correct[start + scored.promptIndex[r]!]!++;
-        scores.push(scored.scores[r]!);
-      }
-      for (const len of responseLengths(scored)) lengths.push(len);
-    }
-    const metrics: Metrics = { [`eval/avg@${n}`]: mean(correct.map((c) => c / n)) };
-    for (const k of [...new Set(e.k)].sort((a, b) => a - b)) {
-      if (k <= n) metrics[`eval/pass@${k}`] = mean(correct.map((c) => passAtK(n, c, k)));
-    }
-    metrics['eval/reward_mean'] = mean(scores);
-    metrics['eval/response_len_mean'] = mean(lengths);
-    metrics['time/eval_s'] = now() - t0;
-    return { step, metrics };
+    const at = progress.step;
+    return { step: at, metrics: await evaluateStage(parts, at) };
   }
 
   async function evaluateAndRecord(): Promise<Metrics> {
     const result = await evaluate();
     const row = { step: result.step, ...result.metrics };
-    evals.push(row);
+    progress.evals.push(row);
     if (outDir) await appendJsonl(file('eval.jsonl'), row);
     emit({ type: 'eval', step: result.step, metrics: result.metrics });
     return row;
@@ -441,53 +251,54 @@ export function createTrainer(options: TrainerOptions): Trainer {
   async function saveCheckpoint(): Promise<string> {
     await ensureReady();
     if (!checkpointsDir) throw new ConfigError('trainer options', [{ path: 'outDir', message: 'required to save checkpoints' }]);
-    const name = checkpointName(step);
-    const dir = join(checkpointsDir, name);
-    const state: TrainerCheckpointState = {
-      format: CHECKPOINT_FORMAT,
-      step,
-      seed: config.seed,
-      regularizers: regularizers.map((r) => ({ id: r.id, state: r.state?.() ?? null })),
-      history,
-      evals,
-    };
-    await writeCheckpoint(dir, {
-      policy: { save: (d) => policyIO.save(d, policy), load: async () => {} },
-      optimizer: optimizer.state(),
-      state,
-    });
-    await writeLatest(checkpointsDir, name);
-    await pruneCheckpoints(checkpointsDir, config.keepCheckpoints);
+    const dir = await saveCheckpointStage(parts, policyIO, checkpointsDir, progress);
     lastCheckpoint = dir;
-    lastCheckpointStep = step;
-    emit({ type: 'checkpoint', step, path: dir });
+    lastCheckpointStep = progress.step;
+    emit({ type: 'checkpoint', step: progress.step, path: dir });
     return dir;
   }
 
+  /**
+   * The run schedule: the evaluation due at the start (step 0, or one a resumed checkpoint
+   * lacks), then per step: step → evaluation when due (every `eval.every` steps and at the
+   * last) → checkpoint when due (every `checkpointEvery` steps and at the last). The
+   * evaluation comes first so the checkpoint holds its row: a run killed during it redoes
+   * it from the previous checkpoint, and a finished run resumed has nothing left to do.
+   */
   async function run(): Promise<RunSummary> {
     await ensureReady();
-    const evalOn = config.eval.every > 0 && testPrompts.length > 0;
+    const evalOn = config.eval.every > 0 && parts.testPrompts.length > 0;
+    const { evals, history } = progress;
     const evaluatedAt = () => (evals.length ? (evals[evals.length - 1]!.step as number) : -1);
-    if (evalOn && step === 0 && evaluatedAt() !== 0) await evaluateAndRecord();
+    const evalDue = (at: number) => evalOn && (at % config.eval.every === 0 || at === config.steps);
+    if (progress.step < config.steps && evalDue(progress.step) && evaluatedAt() !== progress.step) await evaluateAndRecord();
     let stopped = false;
-    while (step < config.steps) {
+    while (progress.step < config.steps) {
       if (stopRequested) {
         stopped = true;
         break;
       }
-      await runStep();
-      if (outDir && config.checkpointEvery > 0 && step % config.checkpointEvery === 0) await saveCheckpoint();
-      if (evalOn && step % config.eval.every === 0 && step < config.steps) await evaluateAndRecord();
-      if (stopRequested && step < config.steps) {
+      await step();
+      const at = progress.step;
+      const last = at === config.steps;
+      if (evalDue(at)) await evaluateAndRecord();
+      if (outDir && ((config.checkpointEvery > 0 && at % config.checkpointEvery === 0) || last)) await saveCheckpoint();
+      if (stopRequested && !last) {
         stopped = true;
         break;
       }
     }
-    if (!stopped && evalOn && evaluatedAt() !== step) await evaluateAndRecord();
-    if (outDir && lastCheckpointStep !== step) await saveCheckpoint();
+    // A stopped run saves where it stopped; a run resumed at its end (or with 0 steps)
+    // evaluates if the checkpoint lacks the final evaluation, and saves it.
+    let unsaved = lastCheckpointStep !== progress.step;
+    if (!stopped && evalOn && evaluatedAt() !== progress.step) {
+      await evaluateAndRecord();
+      unsaved = true;
+    }
+    if (outDir && unsaved) await saveCheckpoint();
     stopRequested = false;
     return {
-      steps: step,
+      steps: progress.step,
       stopped,
       history: [...history],
       evals: [...evals],
@@ -499,7 +310,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
 
   return {
     run,
-    step: runStep,
+    step,
     evaluate,
     saveCheckpoint,
     ready: ensureReady,
@@ -507,12 +318,12 @@ export function createTrainer(options: TrainerOptions): Trainer {
       stopRequested = true;
     },
     get state(): TrainerState {
-      return { step, config, history, evals };
+      return { step: progress.step, config, history: progress.history, evals: progress.evals };
     },
     config,
     dispose() {
-      optimizer.dispose();
-      if (ownsReference) reference?.dispose();
+      parts.optimizer.dispose();
+      if (parts.ownsReference) parts.reference?.dispose();
     },
   };
 }

@@ -1,0 +1,53 @@
+import { ConfigError, type Metrics, responseLengths } from '@rftkit/core';
+import { passAtK } from '../pass-at-k';
+import { mean } from './metrics';
+import { now, type TrainerParts } from './parts';
+
+/**
+ * Evaluation stage: samples `eval.samplesPerPrompt` responses per test prompt with the
+ * policy after `step` steps and scores them: `eval/avg@N`, `eval/pass@K` for each K ≤ N,
+ * `eval/reward_mean`, `eval/response_len_mean`, `time/eval_s`, and `eval/reward_errors`,
+ * `eval/reward_timeouts` when the reward failed on some rows.
+ */
+export async function evaluateStage(
+  parts: Pick<TrainerParts, 'config' | 'engine' | 'testPrompts' | 'evalScorer'>,
+  step: number,
+): Promise<Metrics> {
+  const t0 = now();
+  const { config } = parts;
+  const e = config.eval;
+  const prompts = e.prompts > 0 ? parts.testPrompts.slice(0, e.prompts) : parts.testPrompts;
+  if (!prompts.length) throw new ConfigError('trainer options', [{ path: 'testPrompts', message: 'evaluation needs at least one test prompt' }]);
+  const n = e.samplesPerPrompt;
+  const correct = new Array<number>(prompts.length).fill(0);
+  const scores: number[] = [];
+  const lengths: number[] = [];
+  // Chunks bound the rollout's memory; promptIndexOffset keeps every row's seed (and so
+  // every sampled token) what one rollout over all prompts would draw.
+  for (let start = 0; start < prompts.length; start += e.chunkPrompts) {
+    const batch = await parts.engine.generate({
+      prompts: prompts.slice(start, start + e.chunkPrompts),
+      samplesPerPrompt: n,
+      sampling: e.sampling,
+      seed: config.seed,
+      step,
+      stream: 'eval',
+      promptIndexOffset: start,
+    });
+    const scored = await parts.evalScorer.score(batch);
+    for (let r = 0; r < scored.rows; r++) {
+      if (scored.scores[r]! >= e.threshold) correct[start + scored.promptIndex[r]!]!++;
+      scores.push(scored.scores[r]!);
+    }
+    for (const len of responseLengths(scored)) lengths.push(len);
+  }
+  const metrics: Metrics = { [`eval/avg@${n}`]: mean(correct.map((c) => c / n)) };
+  for (const k of [...new Set(e.k)].sort((a, b) => a - b)) {
+    if (k <= n) metrics[`eval/pass@${k}`] = mean(correct.map((c) => passAtK(n, c, k)));
+  }
+  metrics['eval/reward_mean'] = mean(scores);
+  metrics['eval/response_len_mean'] = mean(lengths);
+  Object.assign(metrics, parts.evalScorer.endWindow());
+  metrics['time/eval_s'] = now() - t0;
+  return metrics;
+}
