@@ -8,11 +8,11 @@ const packagesDir = join(root, 'packages');
 
 /**
  * Tests run against source: every `@rftkit/<name>` import resolves to
- * `packages/<name>/src/index.ts` (and `@rftkit/core/testing` to the test kit), so no
+ * `packages/<name>/src/index.ts` (and `@rftkit/tensor/testing` to the tensor test helpers), so no
  * build is needed before `pnpm test`.
  */
 const aliases = [
-  { find: '@rftkit/core/testing', replacement: join(packagesDir, 'core/src/testing/index.ts') },
+  { find: '@rftkit/tensor/testing', replacement: join(packagesDir, 'tensor/src/testing/index.ts') },
   ...readdirSync(packagesDir).map((name) => ({
     find: new RegExp(`^@rftkit/${name}$`),
     replacement: join(packagesDir, name, 'src/index.ts'),
@@ -25,7 +25,7 @@ export function packageTestConfig(options: { timeoutMs?: number } = {}) {
     test: {
       environment: 'node',
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-      setupFiles: [join(root, 'packages/core/src/testing/setup.ts')],
+      setupFiles: [join(root, 'packages/tensor/src/testing/setup.ts')],
       testTimeout: options.timeoutMs ?? 60_000,
       hookTimeout: 60_000,
       pool: 'forks',

@@ -6,7 +6,8 @@
  *   npx tsx examples/custom-algorithm.ts
  */
 import { pathToFileURL } from 'node:url';
-import { type AdvantageEstimator, type BackendName, defineComponent, selectBackend } from '@rftkit/core';
+import { type AdvantageEstimator, defineComponent } from '@rftkit/core';
+import { type BackendName, selectBackend } from '@rftkit/tensor';
 import { createAggregator, createPpoClipLoss } from '@rftkit/losses';
 import { createCharTokenizer, createTransformerPolicy } from '@rftkit/policy';
 import { createAepo } from '@rftkit/regularizers';

@@ -66,7 +66,7 @@ for (const backend of ['cpu', 'wasm']) {
   const g = tf.grad((x) => tf.sum(core.gatherLogProbs(x, tf.tensor1d([1], 'int32'))))(tf.tensor2d([[0, 0]]));
   if (Math.abs(g.dataSync()[1] - 0.5) > 1e-6) throw new Error('gradient check failed on ' + backend);
 }
-await import('@rftkit/core/testing').catch((e) => { if (!/vitest/.test(String(e))) throw e; });
+await import('@rftkit/tensor/testing').catch((e) => { if (!/vitest/.test(String(e))) throw e; });
 console.log('imported ' + names.length + ' packages; gradients work on cpu and wasm');
 `;
 writeFileSync(join(scratch, 'smoke.mjs'), smoke);

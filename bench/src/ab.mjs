@@ -5,7 +5,7 @@
 // the committed version copied to bench/node_modules/.baseline and the working tree's build.
 // Prints one JSON line: per figure, median seconds for A and B and the speed-up A/B.
 import * as tf from '@tensorflow/tfjs-core';
-import { registerGradients, selectBackend } from '@rftkit/core';
+import { registerGradients, selectBackend } from '@rftkit/tensor';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';

@@ -13,7 +13,7 @@ import {
   sumOfSquaresComposite,
   tokenLogProbs,
   tokenLogProbsComposite,
-} from '@rftkit/core';
+} from '@rftkit/tensor';
 
 const backend = process.argv[2] ?? 'wasm';
 await selectBackend(backend);

@@ -4,7 +4,7 @@
 // step by time; `PROFILE_SHAPES=<kernel>` adds that kernel's time per input shape.
 // `RFTKIT_THREAD_MIN_MACS` overrides the size from which matmuls run on all wasm threads.
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend, wasmMatMulTuning } from '@rftkit/core';
+import { selectBackend, wasmMatMulTuning } from '@rftkit/tensor';
 import * as advantages from '@rftkit/advantages';
 import * as losses from '@rftkit/losses';
 import { loadPolicy } from '@rftkit/policy';

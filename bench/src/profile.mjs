@@ -1,7 +1,7 @@
 // Kernel profile of the RFT step's pieces on one backend: `node bench/src/profile.mjs [wasm]`.
 // Prints, per piece, wall ms, kernel count and the kernels that take the most time.
 import * as tf from '@tensorflow/tfjs-core';
-import { registerGradients, selectBackend } from '@rftkit/core';
+import { registerGradients, selectBackend } from '@rftkit/tensor';
 import { createCharTokenizer, createTransformerPolicy } from '@rftkit/policy';
 import { printKernelTable } from './rft-setup.mjs';
 

@@ -1,7 +1,7 @@
 // One benchmark figure on one backend, in its own process (so peak RSS is the figure's).
 // Usage: node bench/src/worker.mjs <backend> <figure> '<json options>'  → one JSON line.
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend, setSimdKernelsEnabled } from '@rftkit/core';
+import { selectBackend, setSimdKernelsEnabled } from '@rftkit/tensor';
 import { rftOptions } from './rft-setup.mjs';
 
 const [backend, figure, optionsJson] = process.argv.slice(2);
@@ -83,7 +83,7 @@ const figures = {
   },
 
   async train() {
-    await import('@rftkit/core').then((m) => m.registerGradients());
+    await import('@rftkit/tensor').then((m) => m.registerGradients());
     const policy = await policyFor(opts.size);
     const { batch, seqLen } = opts;
     const ids = new Int32Array(batch * seqLen).map((_, i) => 3 + ((i * 7) % 40));

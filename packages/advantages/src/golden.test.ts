@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Registry } from '@rftkit/core';
-import { expectAllClose } from '@rftkit/core/testing';
+import { expectAllClose } from '@rftkit/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { advantageDefinitions } from './index';
 

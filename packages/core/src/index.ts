@@ -1,4 +1,3 @@
-export * from './backend';
 export * from './batch';
 export * from './component';
 export * from './errors';
@@ -8,7 +7,3 @@ export * from './options';
 export * from './registry';
 export * from './rng';
 export type * from './spec/index';
-export * from './ops/index';
-export { wasmMatMulTuning } from './kernels/wasm-batch-matmul';
-export { wasmThreads } from './wasm-threads';
-export { setSimdKernelsEnabled } from './kernels/simd';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type PolicyLoss, Registry } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import {

@@ -1,5 +1,5 @@
 import { OptionsError, ShapeError } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import {

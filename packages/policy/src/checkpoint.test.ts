@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError, type Policy } from '@rftkit/core';
-import { describeBackends, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectNoLeaks } from '@rftkit/tensor/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadPolicy, savePolicy } from './checkpoint';
 import { createTransformerPolicy } from './policy';

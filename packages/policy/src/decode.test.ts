@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { createTransformerPolicy } from './policy';
 import { leftPad, randomizeWeights } from './test-helpers';

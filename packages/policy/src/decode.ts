@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecodeSession, type ForwardInput, ShapeError } from '@rftkit/core';
-import { attention } from '@rftkit/core';
+import { attention } from '@rftkit/tensor';
 import { dense, layerNorm, rotaryAngles } from './layers';
 import { dims, embed, forwardLogits, head, type LayerKV, mlpResidual, type Params, qkv, rotateHeads } from './model';
 import type { TransformerConfig } from './options';

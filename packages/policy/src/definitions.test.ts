@@ -1,4 +1,5 @@
-import { OptionsError, Registry, selectBackend } from '@rftkit/core';
+import { OptionsError, Registry } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { policyDefinitions } from './definitions';
 

@@ -1,4 +1,4 @@
-import { dense as coreDense } from '@rftkit/core';
+import { dense as coreDense } from '@rftkit/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -22,14 +22,14 @@ export function lookup(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
  * LayerNorm over the last axis (eps 1e-5, biased variance, as torch): core's fused op, one
  * kernel each way on wasm and cpu instead of ≈9 forward and ≈20 backward.
  */
-export { layerNorm } from '@rftkit/core';
+export { layerNorm } from '@rftkit/tensor';
 
 /**
  * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`), as `x · σ(2u)`:
  * core's fused op (one SIMD kernel each way on wasm, instead of ≈6 forward and ≈15
  * backward).
  */
-export { gelu } from '@rftkit/core';
+export { gelu } from '@rftkit/tensor';
 
 /**
  * Rotary embedding (rotate-half convention, as GPT-NeoX/LLaMA): `x [..., dh]` with

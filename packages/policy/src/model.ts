@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { attention, Rng, ShapeError } from '@rftkit/core';
+import { Rng, ShapeError } from '@rftkit/core';
+import { attention } from '@rftkit/tensor';
 import { dense, gelu, layerNorm, lookup, rotaryAngles, rotate } from './layers';
 import type { TransformerConfig } from './options';
 

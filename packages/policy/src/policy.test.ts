@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { isRftError } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
-import { selectBackend } from '@rftkit/core';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
+import { selectBackend } from '@rftkit/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTransformerPolicy } from './policy';
 import { trainSft } from './sft';

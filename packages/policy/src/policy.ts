@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type ForwardInput,
-  tokenLogProbs,
   OptionsError,
   parseOptions,
   type Policy,
@@ -9,6 +8,7 @@ import {
   type TokenStats,
   type Tokenizer,
 } from '@rftkit/core';
+import { tokenLogProbs } from '@rftkit/tensor';
 import { startDecodeSession } from './decode';
 import { forwardLogits, initValues, type Params, paramSpecs } from './model';
 import { type TransformerConfig, type TransformerOptions, transformerOptionsSchema } from './options';

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { OptionsError } from '@rftkit/core';
-import { describeBackends, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectNoLeaks } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { createTransformerPolicy } from './policy';
 import { trainSft } from './sft';

@@ -1,8 +1,8 @@
 // One SFT/Adam step of a 2-layer d=128 transformer on 64 sequences × 48 tokens (the
 // shape DESIGN.md's performance notes use). Run: `npx vitest bench --run src/train-step.bench.ts`
 // (RFTKIT_TEST_BACKENDS picks backends, default cpu,wasm).
-import { selectBackend } from '@rftkit/core';
-import { testBackends } from '@rftkit/core/testing';
+import { selectBackend } from '@rftkit/tensor';
+import { testBackends } from '@rftkit/tensor/testing';
 import { bench, describe } from 'vitest';
 import { createTransformerPolicy } from './policy';
 import { trainSft } from './sft';

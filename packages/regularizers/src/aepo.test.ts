@@ -1,6 +1,6 @@
-import { selectBackend } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { isRftError, StateError } from '@rftkit/core';
-import { describeBackends, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectNoLeaks } from '@rftkit/tensor/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type AepoOptions, createAepo } from './aepo';
 import { chooseTemperature, entropyMetricKey } from './temperature-rule';

@@ -1,4 +1,4 @@
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { createDcpo } from './dcpo';
 import { augmentContext, createTabularEngine, makePrompts, softmax, TabularPolicy } from './test-utils/tabular';

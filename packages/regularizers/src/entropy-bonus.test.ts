@@ -1,6 +1,6 @@
-import { selectBackend } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { StateError } from '@rftkit/core';
-import { describeBackends, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectNoLeaks } from '@rftkit/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAdaptiveEntropy } from './adaptive-entropy';

@@ -1,5 +1,5 @@
 import { isRftError } from '@rftkit/core';
-import { describeBackends, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectNoLeaks } from '@rftkit/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { createKlPenalty } from './kl-penalty';

@@ -1,4 +1,4 @@
-import { selectBackend } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { Registry, type Sampler } from '@rftkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { regularizerDefinitions } from './index';

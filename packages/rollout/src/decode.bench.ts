@@ -1,8 +1,8 @@
 // Decode throughput of the rollout engine: 8 prompts × 8 samples × 32 new tokens with a
 // 2-layer d=64 transformer. Run: `npx vitest bench --run src/decode.bench.ts`
 // (RFTKIT_TEST_BACKENDS picks backends, default cpu,wasm).
-import { selectBackend } from '@rftkit/core';
-import { testBackends } from '@rftkit/core/testing';
+import { selectBackend } from '@rftkit/tensor';
+import { testBackends } from '@rftkit/tensor/testing';
 import { createCharTokenizer, createTransformerPolicy } from '@rftkit/policy';
 import { bench, describe } from 'vitest';
 import { createRolloutEngine } from './engine';

@@ -1,5 +1,5 @@
 import { deriveSeed, OptionsError, RftError, type RolloutBatch, ShapeError } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { createRolloutEngine } from './engine';
 import { bigram, forcedTable, prompts, sampling, simulateRow, softTable, tokenizer } from './test-utils/fixtures';

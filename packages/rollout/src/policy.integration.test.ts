@@ -1,7 +1,7 @@
 // The engine over the real transformer policy: what it records must be what the policy
 // computes when it scores the same tokens.
 import { Rng, type Policy, type RolloutBatch } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { createCharTokenizer, createTransformerPolicy, encodePrompt } from '@rftkit/policy';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createGrpoAdvantage } from '@rftkit/advantages';
 import type { Metrics, PromptRecord } from '@rftkit/core';
-import { describeBackends, expectAllClose } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose } from '@rftkit/tensor/testing';
 import { createAggregator, createPpoClipLoss } from '@rftkit/losses';
 import { createCharTokenizer, createTransformerPolicy } from '@rftkit/policy';
 import { createAepo, createKlPenalty } from '@rftkit/regularizers';

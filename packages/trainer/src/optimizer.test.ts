@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { optimizerSchema } from './config';
 import { AdamOptimizer, clipByGlobalNorm, learningRate } from './optimizer';

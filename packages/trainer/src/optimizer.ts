@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { adamStep, StateError, sumOfSquares } from '@rftkit/core';
+import { StateError } from '@rftkit/core';
+import { adamStep, sumOfSquares } from '@rftkit/tensor';
 import type { OptimizerConfig } from './config';
 
 /**

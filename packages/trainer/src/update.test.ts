@@ -1,6 +1,6 @@
 
 import { Rng, type TrainBatch } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { optimizerSchema } from './config';
 import { AdamOptimizer } from './optimizer';

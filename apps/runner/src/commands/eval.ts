@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { CheckpointError, ConfigError, type Policy, type SamplingParams, selectBackend } from '@rftkit/core';
+import { CheckpointError, ConfigError, type Policy, type SamplingParams } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { loadPolicy } from '@rftkit/policy';
 import { trainerSamplingSchema } from '@rftkit/trainer';
 import { createReward, createTask } from '../compose';

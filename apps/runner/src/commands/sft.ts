@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { ConfigError, Rng, selectBackend, writeFileAtomic } from '@rftkit/core';
+import { ConfigError, Rng, writeFileAtomic } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { savePolicy, trainSft } from '@rftkit/policy';
 import { createPolicy, createTask } from '../compose';
 import { loadSftConfig, type SftConfig } from '../config/sft-config';

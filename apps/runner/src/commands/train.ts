@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { ConfigError, type Metrics, selectBackend, writeFileAtomic } from '@rftkit/core';
+import { ConfigError, type Metrics, writeFileAtomic } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { createTrainer, type RunSummary } from '@rftkit/trainer';
 import { compose } from '../compose';
 import type { ResolvedRunConfig } from '../config/resolve';

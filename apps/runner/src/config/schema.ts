@@ -1,4 +1,4 @@
-import { BACKEND_NAMES } from '@rftkit/core';
+import { BACKEND_NAMES } from '@rftkit/tensor';
 import { z } from 'zod';
 
 /** `{ use: 'grpo', with: { ... } }`: a component by id and its options. */

@@ -1,5 +1,5 @@
 import { deriveSeed, OptionsError, Registry, RftError, Rng, type RolloutBatch, type RolloutEngine } from '@rftkit/core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { createRolloutEngine } from '../engine';
 import { logSoftmaxAt, samplingDistribution } from '../sampling';

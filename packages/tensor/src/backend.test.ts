@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { BackendUnavailableError } from './errors';
+import { BackendUnavailableError } from '@rftkit/core';
 import { selectBackend } from './backend';
 
 describe('selectBackend', () => {

@@ -1,4 +1,4 @@
-import type { SelectedBackend } from '../backend';
+import type { ActiveBackendName } from '../backend-names';
 import { overrideKernel, restoreKernel } from './override';
 import { makeWasmBatchMatMul, makeWasmFusedMatMul } from './wasm-batch-matmul';
 import { makeWasmCast, makeWasmIdentity } from './wasm-identity';
@@ -22,11 +22,11 @@ const OVERRIDES: Record<string, Record<string, Parameters<typeof overrideKernel>
  * rftkit's models use). Each override must give the same numbers as the kernel it
  * replaces, within float32 tolerance. Idempotent.
  */
-export async function installKernels(backend: SelectedBackend['name']): Promise<void> {
+export async function installKernels(backend: ActiveBackendName): Promise<void> {
   for (const [kernel, make] of Object.entries(OVERRIDES[backend] ?? {})) overrideKernel(kernel, backend, make);
 }
 
 /** Puts back tfjs' own kernels for `backend` (to compare against them). */
-export function restoreKernels(backend: SelectedBackend['name']): void {
+export function restoreKernels(backend: ActiveBackendName): void {
   for (const kernel of Object.keys(OVERRIDES[backend] ?? {})) restoreKernel(kernel, backend);
 }

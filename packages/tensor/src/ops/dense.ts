@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError } from '../errors';
+import { ShapeError } from '@rftkit/core';
 import { simdKernels } from '../kernels/simd';
 import { DENSE, DENSE_GRAD, wasmDenseKernels } from '../kernels/wasm-dense';
 import { isWasmBackend } from '../kernels/wasm-internals';

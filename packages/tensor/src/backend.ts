@@ -1,7 +1,7 @@
 import os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
+import { BackendUnavailableError, ConfigError } from '@rftkit/core';
 import { installAliasingSaves } from './engine-saves';
-import { BackendUnavailableError, ConfigError } from './errors';
 import { installKernels } from './kernels/index';
 import { simdBuild } from './kernels/simd';
 import { isWasmBackend } from './kernels/wasm-internals';
@@ -12,13 +12,13 @@ import {
   unrefWasmWorkers,
   wasmThreads,
 } from './wasm-threads';
+import { type ActiveBackendName, BACKEND_NAMES, type BackendName } from './backend-names';
 
-export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export { type ActiveBackendName, BACKEND_NAMES, type BackendName } from './backend-names';
 
 export interface SelectedBackend {
   /** The tfjs backend now active: `tensorflow`, `wasm` or `cpu`. */
-  name: 'tensorflow' | 'wasm' | 'cpu';
+  name: ActiveBackendName;
   /** Where it came from, e.g. `@tensorflow/tfjs-node-gpu`. */
   source: string;
   /** Why others were passed over (for `auto`). */

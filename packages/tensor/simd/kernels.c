@@ -1,6 +1,6 @@
 // SIMD kernels that run inside tfjs-backend-wasm's memory.
 //
-// Built by packages/core/simd/build.mjs (clang --target=wasm32 -msimd128) into a module
+// Built by packages/tensor/simd/build.mjs (clang --target=wasm32 -msimd128) into a module
 // that imports the backend's memory; every pointer argument is a byte offset of a tensor
 // the backend owns. The functions use no static data and no stack (only scalar and v128
 // locals), so nothing of the backend's memory is touched but the buffers passed in;

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hasJsKernel, TOKEN_LOGP, TOKEN_LOGP_GRAD } from '../kernels/js-kernels';
-import { logSoftmax } from '../math/masked';
+import { logSoftmax } from '@rftkit/core';
 
 export interface TokenLogProbs {
   /** log p(target) under softmax(logits / T), shape of `targets`. */

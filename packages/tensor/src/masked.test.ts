@@ -1,5 +1,6 @@
+// Core's masked math on every backend: tensor's kernel overrides (Sum, Pow) run beneath it.
 import * as tf from '@tensorflow/tfjs-core';
-import { describeBackends, expectAllClose, expectNoLeaks } from '../testing/index';
+import { describeBackends, expectAllClose, expectNoLeaks } from './testing/index';
 import { expect, it } from 'vitest';
 import {
   entropyFromLogits,
@@ -9,7 +10,7 @@ import {
   maskedSum,
   maskedVariance,
   maskedWhiten,
-} from './masked';
+} from '@rftkit/core';
 
 // Hand-computed values: x = [[1,2,3],[4,5,6]], mask = [[1,1,0],[1,0,0]]
 // masked values {1,2,4}: sum 7, mean 7/3, biased var = ((1-7/3)^2+(2-7/3)^2+(4-7/3)^2)/3 = 14/9,

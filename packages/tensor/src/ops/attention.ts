@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError } from '../errors';
+import { ShapeError } from '@rftkit/core';
 import { ATTENTION, ATTENTION_GRAD, hasJsKernel } from '../kernels/js-kernels';
 
 export interface AttentionOptions {

@@ -4,7 +4,7 @@ import { SIMD_MODULE, SIMD_MODULE_RELAXED, SIMD_MODULE_SHARED, SIMD_MODULE_SHARE
 import { tensorData, type WasmBackend } from './wasm-internals';
 
 /**
- * rftkit's own SIMD kernels (`packages/core/simd/kernels.c`), instantiated on the memory of
+ * rftkit's own SIMD kernels (`packages/tensor/simd/kernels.c`), instantiated on the memory of
  * tfjs-backend-wasm so they read and write the backend's tensors in place. Pointers are
  * byte offsets into that memory; `int` arguments are i32.
  */
