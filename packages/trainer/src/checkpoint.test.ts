@@ -1,7 +1,8 @@
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CheckpointError, type Metrics, selectBackend } from '@rftkit/core';
+import { CheckpointError, type Metrics } from '@rftkit/core';
+import { selectBackend } from '@rftkit/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BigramEngine, BigramPolicy } from './testing/bigram-policy';
 import { charReward, groupAdvantage, ppoClipLoss, tokenMean } from './testing/components';

@@ -1,5 +1,5 @@
 import { Rng } from '@rftkit/core';
-import { describeBackends, expectAllClose } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose } from '@rftkit/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { optimizerSchema } from './config';
 import { rolloutMismatchMetrics } from './mismatch-metrics';

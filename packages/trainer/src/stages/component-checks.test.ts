@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AdvantageEstimator, ComponentError, type Regularizer, ShapeError } from '@rftkit/core';
-import { describeBackends } from '@rftkit/core/testing';
+import { describeBackends } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { groupAdvantage } from '../testing/components';
 import { testParts } from '../testing/parts';

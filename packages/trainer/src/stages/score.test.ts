@@ -1,6 +1,6 @@
 import type { RewardFunction } from '@rftkit/core';
 import { RewardError } from '@rftkit/rewards';
-import { describeBackends } from '@rftkit/core/testing';
+import { describeBackends } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { testParts } from '../testing/parts';
 import { createScorer } from './score';

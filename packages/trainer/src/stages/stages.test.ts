@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { concatBatches, type Metrics, type Regularizer, type StepInfo, selectRows } from '@rftkit/core';
-import { describeBackends, expectAllClose } from '@rftkit/core/testing';
+import { describeBackends, expectAllClose } from '@rftkit/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { passAtK } from '../pass-at-k';
 import { testParts, testPrompts } from '../testing/parts';
