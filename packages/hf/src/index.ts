@@ -1,0 +1,25 @@
+// Public API of @rftkit/hf: Hugging Face model folders (weights, config), the Hub cache,
+// tokenizers and chat templates.
+export {
+  type HfModelConfig,
+  type HfModelType,
+  type Llama3RopeScaling,
+  SUPPORTED_MODEL_TYPES,
+  SUPPORTED_ROPE_TYPES,
+  parseHfConfig,
+  readHfConfig,
+} from './config';
+export {
+  type HfTensor,
+  type ReadSafetensorsOptions,
+  SAFETENSORS_DTYPES,
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type WriteSafetensorsOptions,
+  float32ToBf16Bits,
+  readSafetensorsFile,
+  readSafetensorsHeader,
+  writeSafetensorsFile,
+} from './safetensors';
+export { INDEX_FILE, SINGLE_FILE, readSafetensorsFolder, safetensorsFiles, takeTensor } from './weights';
