@@ -23,3 +23,12 @@ export {
   writeSafetensorsFile,
 } from './safetensors';
 export { INDEX_FILE, SINGLE_FILE, readSafetensorsFolder, safetensorsFiles, takeTensor } from './weights';
+export {
+  type HubModelRef,
+  ModelSourceError,
+  type ResolveModelOptions,
+  type ResolvedModel,
+  isModelFileWanted,
+  parseHubSource,
+  resolveModelSource,
+} from './hub';
