@@ -32,3 +32,14 @@ export {
   parseHubSource,
   resolveModelSource,
 } from './hub';
+export { type ChatMessage, type ChatTemplateOptions, renderChatTemplate, selectChatTemplate } from './chat-template';
+export {
+  CHAT_TEMPLATE_FILE,
+  GENERATION_CONFIG_FILE,
+  HfTokenizer,
+  type HfTokenizerFiles,
+  type HfTokenizerJSON,
+  TOKENIZER_CONFIG_FILE,
+  TOKENIZER_FILE,
+  loadHfTokenizer,
+} from './tokenizer';
