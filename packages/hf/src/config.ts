@@ -216,7 +216,8 @@ export function parseHfConfig(json: unknown, source = 'config.json'): HfModelCon
   const parsed = ropeFamily.safeParse(json);
   if (!parsed.success) throw new ConfigError(source, issuesOf(parsed.error));
   const c = parsed.data;
-  const numKvHeads = c.num_key_value_heads ?? c.num_attention_heads;
+  // mistral's class default is 8 kv heads; the others default to one per attention head.
+  const numKvHeads = c.num_key_value_heads ?? (type === 'mistral' ? 8 : c.num_attention_heads);
   const issues: FieldIssue[] = [];
   if (c.num_attention_heads % numKvHeads !== 0) {
     issues.push({ path: 'num_key_value_heads', message: `${numKvHeads} does not divide num_attention_heads (${c.num_attention_heads})` });
@@ -232,6 +233,7 @@ export function parseHfConfig(json: unknown, source = 'config.json'): HfModelCon
   if (issues.length) throw new ConfigError(source, issues);
   const rope = parseRope(source, c);
   const attentionBias = c.attention_bias ?? false;
+  const sentencePieceIds = type === 'llama' || type === 'mistral';
   return {
     modelType: type,
     architectures: c.architectures ?? [],
@@ -255,8 +257,9 @@ export function parseHfConfig(json: unknown, source = 'config.json'): HfModelCon
     qkNorm: type === 'qwen3',
     slidingWindow: type === 'mistral' ? (c.sliding_window === undefined ? 4096 : (c.sliding_window ?? null)) : null,
     hiddenAct: c.hidden_act ?? 'silu',
-    bosTokenId: c.bos_token_id ?? null,
-    eosTokenIds: eosList(c.eos_token_id),
+    // llama and mistral configs default to bos 1 / eos 2 (their SentencePiece vocabularies); qwen to none.
+    bosTokenId: c.bos_token_id === undefined ? (sentencePieceIds ? 1 : null) : c.bos_token_id,
+    eosTokenIds: c.eos_token_id === undefined ? (sentencePieceIds ? [2] : []) : eosList(c.eos_token_id),
     padTokenId: c.pad_token_id ?? null,
     torchDtype: c.torch_dtype ?? c.dtype ?? null,
   };
