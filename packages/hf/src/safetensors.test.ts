@@ -182,3 +182,30 @@ describe('broken files are errors naming the file and the tensor', () => {
     );
   });
 });
+
+describe('memory: tensor by tensor from a file handle', () => {
+  // arrayBuffers counts every ArrayBuffer alive (no GC forced), so transient read buffers count too.
+  const MIB = 1 << 20;
+  it('a filtered read loads only the tensors it keeps; a full BF16 read stays under 2x its float32 size', async () => {
+    const n = MIB; // 1 Mi elements per tensor
+    const tensors = Array.from({ length: 8 }, (_, i) => ({ name: `layer.${i}`, shape: [1024, 1024], values: new Float32Array(n).fill(i) }));
+    const f32 = join(tmp, 'big-f32.safetensors');
+    const bf16 = join(tmp, 'big-bf16.safetensors');
+    await writeSafetensorsFile(f32, tensors);
+    await writeSafetensorsFile(bf16, tensors, { dtype: 'BF16' });
+    tensors.length = 0;
+
+    let before = process.memoryUsage().arrayBuffers;
+    const one = await readSafetensorsFile(f32, { filter: (name) => name === 'layer.5' });
+    const grownOne = process.memoryUsage().arrayBuffers - before;
+    expect(one.get('layer.5')?.values[7]).toBe(5);
+    expect(grownOne).toBeLessThan(6 * MIB); // one 4 MiB tensor, not the 32 MiB file
+
+    before = process.memoryUsage().arrayBuffers;
+    const all = await readSafetensorsFile(bf16);
+    const grownAll = process.memoryUsage().arrayBuffers - before;
+    expect(all.size).toBe(8);
+    expect(all.get('layer.3')?.values[n - 1]).toBe(3);
+    expect(grownAll).toBeLessThan(2 * 8 * 4 * MIB);
+  });
+});
