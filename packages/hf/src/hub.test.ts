@@ -1,7 +1,8 @@
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ModelSourceError, isModelFileWanted, parseHubSource, resolveModelSource } from './hub';
 
 const COMMIT_MAIN = 'a'.repeat(40);
@@ -35,6 +36,7 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 afterEach(() => {
+  vi.restoreAllMocks();
   for (const k of ['HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HUB_OFFLINE']) {
     if (savedEnv[k] === undefined) delete process.env[k];
     else process.env[k] = savedEnv[k];
@@ -96,5 +98,74 @@ describe('hf: sources', () => {
   it('fetches only the files it reads', () => {
     expect(['config.json', 'model-00001-of-00002.safetensors', 'tokenizer.json', 'chat_template.jinja'].every(isModelFileWanted)).toBe(true);
     expect(['pytorch_model.bin', 'onnx/model.onnx', 'README.md', 'model.gguf'].some(isModelFileWanted)).toBe(false);
+  });
+});
+
+/** A stand-in for the Hub's HTTP API (the endpoints @huggingface/hub calls), serving one repo. */
+function fakeHub(repo: string, commit: string, files: Record<string, string>) {
+  const requested: string[] = [];
+  const oid = (text: string) => createHash('sha1').update(text).digest('hex');
+  const json = (body: unknown) => new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
+  const fetchImpl = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = new URL(typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    const path = decodeURIComponent(url.pathname);
+    requested.push(`${init?.method ?? 'GET'} ${path}`);
+    if (path === `/api/models/${repo}/revision/main`) return json({ _id: 'x', id: repo, sha: commit, private: false });
+    if (path === `/api/models/${repo}/tree/${commit}`) {
+      return json(Object.entries(files).map(([p, text]) => ({ type: 'file', path: p, size: text.length, oid: oid(text) })));
+    }
+    if (path === `/api/models/${repo}/paths-info/${commit}`) {
+      const wanted = JSON.parse(String(init?.body)).paths as string[];
+      return json(wanted.map((p) => ({ type: 'file', path: p, size: (files[p] ?? '').length, oid: oid(files[p] ?? '') })));
+    }
+    const prefix = `/${repo}/resolve/${commit}/`;
+    if (path.startsWith(prefix) && files[path.slice(prefix.length)] !== undefined) {
+      const body = Buffer.from(files[path.slice(prefix.length)] as string);
+      const range = new Headers(init?.headers).get('range')?.match(/bytes=(\d+)-(\d*)/);
+      const start = range ? Number(range[1]) : 0;
+      const end = range?.[2] ? Number(range[2]) + 1 : body.length;
+      return new Response(body.subarray(start, end), {
+        status: range ? 206 : 200,
+        headers: { 'content-range': `bytes ${start}-${end - 1}/${body.length}`, etag: `"${oid(body.toString())}"` },
+      });
+    }
+    return new Response('not found', { status: 404 });
+  };
+  return { fetch: fetchImpl as typeof fetch, requested };
+}
+
+describe('download: true', () => {
+  it('fetches only the files it reads into the standard layout, then resolves offline', async () => {
+    const cacheDir = join(root, 'dl-cache');
+    const commit = 'c'.repeat(40);
+    const config = JSON.stringify({ model_type: 'qwen3' });
+    const hub = fakeHub('Qwen/Qwen3-0.6B', commit, {
+      'config.json': config,
+      'tokenizer.json': '{}',
+      'model.safetensors': 'weights',
+      'pytorch_model.bin': 'not wanted',
+      'README.md': 'not wanted',
+    });
+    vi.spyOn(console, 'debug').mockImplementation(() => {});
+    const first = await resolveModelSource('hf:Qwen/Qwen3-0.6B', { cacheDir, download: true, fetch: hub.fetch, hubUrl: 'https://hub.test' });
+    const repoDir = join(cacheDir, 'models--Qwen--Qwen3-0.6B');
+    expect(first.folder).toBe(join(repoDir, 'snapshots', commit));
+    expect(await readFile(join(repoDir, 'refs', 'main'), 'utf8')).toBe(commit);
+    expect(await readFile(join(first.folder, 'config.json'), 'utf8')).toBe(config);
+    expect(await readFile(join(first.folder, 'model.safetensors'), 'utf8')).toBe('weights');
+    expect(hub.requested.some((r) => r.includes('pytorch_model.bin') || r.includes('README.md'))).toBe(false);
+    // Cached now: no network at all, with or without download.
+    const failing = (async () => {
+      throw new Error('network used');
+    }) as typeof fetch;
+    expect((await resolveModelSource('hf:Qwen/Qwen3-0.6B', { cacheDir, download: true, fetch: failing })).folder).toBe(first.folder);
+    expect((await resolveModelSource('hf:Qwen/Qwen3-0.6B', { cacheDir })).folder).toBe(first.folder);
+  });
+
+  it('a failed download names the cache and the cause', async () => {
+    const hub = fakeHub('Qwen/Qwen3-0.6B', 'd'.repeat(40), {});
+    await expect(
+      resolveModelSource('hf:org/absent', { cacheDir: join(root, 'dl-cache'), download: true, fetch: hub.fetch, hubUrl: 'https://hub.test' }),
+    ).rejects.toThrow(/Model 'hf:org\/absent': download into .*dl-cache failed/);
   });
 });
