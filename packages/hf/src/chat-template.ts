@@ -31,10 +31,13 @@ export function selectChatTemplate(fileTemplate: string | undefined, configTempl
   throw new CheckpointError(where, "tokenizer_config.json chat_template must be a string or a list with a { name: 'default', template } entry");
 }
 
-const compiled = new Map<string, Template>();
+/** Parses a template once (renderChatTemplate accepts the result). */
+export function compileChatTemplate(template: string): Template {
+  return new Template(template);
+}
 
 export function renderChatTemplate(
-  template: string,
+  template: string | Template,
   messages: readonly ChatMessage[],
   specialTokens: Readonly<Record<string, string>>,
   options: ChatTemplateOptions = {},
@@ -44,11 +47,7 @@ export function renderChatTemplate(
       throw new TypeError(`messages[${i}] must be { role: string, content: string }`);
     }
   }
-  let t = compiled.get(template);
-  if (!t) {
-    t = new Template(template);
-    compiled.set(template, t);
-  }
+  const t = typeof template === 'string' ? compileChatTemplate(template) : template;
   return t.render({
     ...specialTokens,
     ...options.variables,

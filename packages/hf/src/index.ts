@@ -32,7 +32,7 @@ export {
   parseHubSource,
   resolveModelSource,
 } from './hub';
-export { type ChatMessage, type ChatTemplateOptions, renderChatTemplate, selectChatTemplate } from './chat-template';
+export { type ChatMessage, type ChatTemplateOptions, compileChatTemplate, renderChatTemplate, selectChatTemplate } from './chat-template';
 export {
   CHAT_TEMPLATE_FILE,
   GENERATION_CONFIG_FILE,

@@ -46,7 +46,8 @@ describe.each(Object.keys(MODELS) as Model[])('%s tokenizer against Python token
   it('renders chat templates byte-identical to apply_chat_template, and their ids', () => {
     const tok = toks[model];
     for (const chat of golden.chat[model]) {
-      const out = tok.applyChatTemplate(chat.messages, { addGenerationPrompt: chat.addGenerationPrompt });
+      const variables = (chat as { variables?: Record<string, unknown> }).variables;
+      const out = tok.applyChatTemplate(chat.messages, { addGenerationPrompt: chat.addGenerationPrompt, ...(variables ? { variables } : {}) });
       expect(out.text).toBe(chat.text);
       expect(out.ids).toEqual(chat.ids);
     }

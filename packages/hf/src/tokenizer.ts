@@ -7,7 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Tokenizer as HfTokenizerImpl } from '@huggingface/tokenizers';
 import { CheckpointError, type Tokenizer } from '@rftkit/core';
-import { type ChatMessage, type ChatTemplateOptions, renderChatTemplate, selectChatTemplate } from './chat-template';
+import type { Template } from '@huggingface/jinja';
+import { type ChatMessage, type ChatTemplateOptions, compileChatTemplate, renderChatTemplate, selectChatTemplate } from './chat-template';
 
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
@@ -69,6 +70,7 @@ export class HfTokenizer implements Tokenizer {
   private readonly impl: HfTokenizerImpl;
   private readonly config: Record<string, unknown>;
   private readonly description: HfTokenizerJSON;
+  private compiledTemplate: Template | undefined;
 
   constructor(files: HfTokenizerFiles, description: HfTokenizerJSON = { type: 'hf', folder: '', sha256: {} }) {
     const where = description.folder || 'tokenizer';
@@ -195,7 +197,8 @@ export class HfTokenizer implements Tokenizer {
     if (this.chatTemplate === null) {
       throw new CheckpointError(this.description.folder || 'tokenizer', `no chat template (looked for ${CHAT_TEMPLATE_FILE} and chat_template in ${TOKENIZER_CONFIG_FILE})`);
     }
-    const text = renderChatTemplate(this.chatTemplate, messages, this.specialTokens, options);
+    this.compiledTemplate ??= compileChatTemplate(this.chatTemplate);
+    const text = renderChatTemplate(this.compiledTemplate, messages, this.specialTokens, options);
     return { text, ids: this.encode(text) };
   }
 

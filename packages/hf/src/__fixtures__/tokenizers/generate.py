@@ -74,6 +74,16 @@ CHATS = [
         ],
         "addGenerationPrompt": False,
     },
+    {
+        # Extra template variables (Qwen3 reads enable_thinking; the Llama 3 template ignores it).
+        "messages": [
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "<think>\nsimple\n</think>\n\n4"},
+            {"role": "user", "content": "3+3?"},
+        ],
+        "addGenerationPrompt": True,
+        "variables": {"enable_thinking": False},
+    },
 ]
 
 
@@ -96,7 +106,9 @@ def main():
             golden["decoded"][key] = [tok.decode(s, skip_special_tokens=True) for s in with_special]
             chats = []
             for chat in CHATS:
-                text = tok.apply_chat_template(chat["messages"], tokenize=False, add_generation_prompt=chat["addGenerationPrompt"])
+                text = tok.apply_chat_template(
+                    chat["messages"], tokenize=False, add_generation_prompt=chat["addGenerationPrompt"], **chat.get("variables", {})
+                )
                 chats.append({**chat, "text": text, "ids": tok(text, add_special_tokens=False).input_ids})
             golden["chat"][key] = chats
             golden.setdefault("special", {})[key] = {
