@@ -1,6 +1,6 @@
 // HF policies against transformers: golden logits and greedy generations written by
 // __fixtures__/hf/generate.py (torch + transformers, random weights), never run here.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +155,25 @@ describeBackends('HF policies match transformers', () => {
         });
         s2.dispose();
         tf.dispose([...stepped, fullLogits, full.tokens, full.attentionMask, input.tokens, input.attentionMask]);
+      });
+
+      // With RFTKIT_HF_EXPORT_DIR set, the exported folders (float32 and bfloat16) stay there with
+      // rftkit's logits of them, for __fixtures__/hf/check_export.py to compare in transformers.
+      it.runIf(process.env.RFTKIT_HF_EXPORT_DIR)('exports folders for the transformers check', async () => {
+        for (const dtype of ['float32', 'bfloat16'] as const) {
+          const dir = join(process.env.RFTKIT_HF_EXPORT_DIR!, `${model}-${dtype}`);
+          await exportHfPolicy(policy, dir, { dtype });
+          const back = await loadHfPolicy(dir);
+          const batches = exp.batches.map((batch) => {
+            const input = inputOf(batch.tokens, batch.mask);
+            const logits = back.forward(input);
+            const values = logits.arraySync();
+            tf.dispose([logits, input.tokens, input.attentionMask]);
+            return { tokens: batch.tokens, mask: batch.mask, logits: values };
+          });
+          back.dispose();
+          writeFileSync(join(dir, 'rftkit-logits.json'), JSON.stringify({ batches }));
+        }
       });
 
       it('export → load gives identical logits and weights under HF names', async () => {
