@@ -173,8 +173,10 @@ export class HfTokenizer implements Tokenizer {
   decode(ids: ArrayLike<number>, options: { skipSpecialTokens?: boolean } = {}): string {
     if (ids.length === 0) return '';
     const list = Array.from(ids);
-    const bad = list.find((id) => !Number.isInteger(id) || id < 0 || id >= this.vocabSize);
-    if (bad !== undefined) throw new RangeError(`token id ${bad} is outside the vocabulary [0, ${this.vocabSize})`);
+    const bad = list.find((id) => !Number.isInteger(id) || id < 0);
+    if (bad !== undefined) throw new RangeError(`token id ${bad} is not a non-negative integer`);
+    // Ids past the tokenizer's vocabulary (the embedding's padding rows, e.g. Qwen's 151669..151935)
+    // decode to nothing, as in Python tokenizers.
     // transformers 5 never applies clean_up_tokenization_spaces to BPE tokenizers.
     return this.impl.decode(list, { skip_special_tokens: options.skipSpecialTokens ?? true, clean_up_tokenization_spaces: false });
   }
