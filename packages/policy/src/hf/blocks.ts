@@ -98,6 +98,7 @@ export function repeatKv(x: tf.Tensor3D, kvHeads: number, heads: number): tf.Ten
   if (kvHeads === heads) return x;
   const [B, T, D] = x.shape;
   const dh = D / kvHeads;
-  const tiled = tf.tile(tf.reshape(x, [B, T, kvHeads, 1, dh]), [1, 1, 1, heads / kvHeads, 1]);
+  // Rank 4: tfjs has tile gradients up to rank 4.
+  const tiled = tf.tile(tf.reshape(x, [B * T, kvHeads, 1, dh]), [1, 1, heads / kvHeads, 1]);
   return tf.reshape(tiled, [B, T, heads * dh]);
 }

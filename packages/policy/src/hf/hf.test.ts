@@ -227,7 +227,52 @@ describeBackends('HF policies match transformers', () => {
 });
 
 describe('loadHfPolicy input errors', () => {
-  it('a folder without config.json is a ConfigError naming the folder', async () => {
-    await expect(loadHfPolicy(join(FIXTURES, 'no-such-model'))).rejects.toThrow(ConfigError);
+  it('a missing folder, or one without config.json, is a clear error naming it', async () => {
+    await expect(loadHfPolicy(join(FIXTURES, 'no-such-model'))).rejects.toThrow(/no such folder/);
+    await expect(loadHfPolicy(FIXTURES)).rejects.toThrow(ConfigError);
+  });
+
+  it('a folder without tokenizer files gets an ids-only tokenizer that refuses text clearly', async () => {
+    const policy = await loadHfPolicy(join(FIXTURES, 'qwen2'));
+    expect(policy.tokenizer.vocabSize).toBe(96);
+    expect(policy.tokenizer.eosId).toBe(2);
+    expect(() => policy.tokenizer.encode('hi')).toThrow(/without a tokenizer/);
+    policy.dispose();
+  });
+
+});
+
+describeBackends('HF policy gradients', () => {
+  it('gradients of tokenStats reach every weight and match a finite difference', async () => {
+    const policy = await loadHfPolicy(join(FIXTURES, 'qwen3'));
+    const input = inputOf([[0, 5, 9, 14, 3]], [[0, 1, 1, 1, 1]]);
+    // Scored positions only, as training masks them: logp[t] counts when the token at t − 1 is
+    // real (the padded query at t = 0 sees no key at all).
+    const scored = tf.tensor2d([[0, 0, 1, 1, 1]]);
+    const loss = () => tf.tidy(() => tf.sum(tf.mul(policy.tokenStats(input, { temperature: 0.8 }).logp, scored)) as tf.Scalar);
+    const vars = policy.trainableVariables();
+    const { value, grads } = tf.variableGrads(loss, vars);
+    const norms = vars.map((v) => tf.tidy(() => tf.norm(grads[v.name]!).dataSync()[0]!));
+    expect(norms.every((n) => Number.isFinite(n) && n > 0)).toBe(true);
+    // Central difference for one entry of a (non-transposed) weight; trainableVariables()
+    // follow getWeights' order.
+    const name = 'model.layers.1.self_attn.q_norm.weight';
+    const w = policy.getWeights();
+    const variable = vars[Object.keys(w).indexOf(name)]!;
+    const analytic = grads[variable.name]!.dataSync()[3]!;
+    const eps = 1e-3;
+    const base = w[name]!.values;
+    const at = (delta: number) => {
+      policy.setWeights({ ...w, [name]: { shape: w[name]!.shape, values: base.map((x, i) => (i === 3 ? x + delta : x)) } });
+      const l = loss();
+      const out = l.dataSync()[0]!;
+      l.dispose();
+      return out;
+    };
+    const numeric = (at(eps) - at(-eps)) / (2 * eps);
+    policy.setWeights(w);
+    expect(Math.abs(numeric - analytic)).toBeLessThan(5e-3 * Math.max(1, Math.abs(analytic)));
+    tf.dispose([value, scored, ...Object.values(grads), input.tokens, input.attentionMask]);
+    policy.dispose();
   });
 });

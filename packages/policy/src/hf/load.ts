@@ -4,7 +4,17 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, ConfigError, type Tokenizer } from '@rftkit/core';
-import { type HfModelConfig, parseHfConfig, readSafetensorsFolder, takeTensor, writeSafetensorsFile } from '@rftkit/hf';
+import {
+  type HfModelConfig,
+  loadHfTokenizer,
+  parseHfConfig,
+  type ResolveModelOptions,
+  readSafetensorsFolder,
+  resolveModelSource,
+  TOKENIZER_FILE,
+  takeTensor,
+  writeSafetensorsFile,
+} from '@rftkit/hf';
 import { createHfPolicy, archFor, type HfPolicy, type WeightMap } from './policy';
 
 /** Tokenizer files copied from the source folder on export (those present). */
@@ -23,8 +33,11 @@ const TOKENIZER_FILES = [
 /** Buffers some checkpoints carry that are not parameters (recomputed by the model). */
 const IGNORED_TENSORS = [/\.attn\.bias$/, /\.attn\.masked_bias$/, /rotary_emb\.inv_freq$/];
 
-export interface LoadHfPolicyOptions {
-  /** The tokenizer to attach; without one, a policy that works on token ids only. */
+export interface LoadHfPolicyOptions extends ResolveModelOptions {
+  /**
+   * The tokenizer to attach. Default: the folder's HF tokenizer (tokenizer.json) when it has
+   * one, else an ids-only tokenizer (encode/decode refuse).
+   */
   tokenizer?: Tokenizer;
   /** false: a frozen policy (no trainable variables). Default true. */
   trainable?: boolean;
@@ -67,11 +80,14 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
 }
 
 /**
- * Loads a local Hugging Face model folder (config.json + model.safetensors or shards) of a
- * supported family (llama, qwen2, qwen3, mistral, gpt2) as a Policy whose weights keep
- * their HF names. Weights of any float dtype are upcast to float32.
+ * Loads a Hugging Face model folder (config.json + model.safetensors or shards) of a
+ * supported family (llama, qwen2, qwen3, mistral, gpt2), or a Hub model `hf:org/name[@rev]`
+ * from the local Hub cache (fetched only with `download: true`), as a Policy whose weights
+ * keep their HF names. Weights of any float dtype are upcast to float32.
  */
-export async function loadHfPolicy(folder: string, options: LoadHfPolicyOptions = {}): Promise<HfPolicy> {
+export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions = {}): Promise<HfPolicy> {
+  const { tokenizer, trainable, ...resolveOptions } = options;
+  const { folder } = await resolveModelSource(source, resolveOptions);
   if (!existsSync(join(folder, 'config.json'))) {
     throw new ConfigError(folder, [
       { path: 'folder', message: 'no config.json here; pass a local Hugging Face model folder (download Hub models first, e.g. with `hf download <id>`)' },
@@ -100,9 +116,10 @@ export async function loadHfPolicy(folder: string, options: LoadHfPolicyOptions 
   return createHfPolicy({
     config: cfg,
     weights,
-    tokenizer: options.tokenizer ?? idsOnlyTokenizer(cfg, folder),
+    tokenizer:
+      tokenizer ?? (existsSync(join(folder, TOKENIZER_FILE)) ? await loadHfTokenizer(folder) : idsOnlyTokenizer(cfg, folder)),
     meta: { rawConfig, generationConfig, sourceFolder: folder },
-    trainable: options.trainable,
+    trainable,
   });
 }
 
