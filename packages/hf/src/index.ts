@@ -37,6 +37,7 @@ export {
   CHAT_TEMPLATE_FILE,
   GENERATION_CONFIG_FILE,
   HfTokenizer,
+  SPECIAL_TOKENS_MAP_FILE,
   type HfTokenizerFiles,
   type HfTokenizerJSON,
   TOKENIZER_CONFIG_FILE,

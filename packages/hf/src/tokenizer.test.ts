@@ -84,6 +84,16 @@ describe('config files around the tokenizer', () => {
     expect(tok.eosId).toBe(151645);
   });
 
+  it('special tokens missing from tokenizer_config.json come from special_tokens_map.json', async () => {
+    const dir = await folderWith({ 'special_tokens_map.json': JSON.stringify({ eos_token: { content: '<|endoftext|>' }, pad_token: '<|im_start|>' }) });
+    const config = JSON.parse(await readFile(join(dir, 'tokenizer_config.json'), 'utf8'));
+    delete config.eos_token;
+    delete config.pad_token;
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
+    const tok = await loadHfTokenizer(dir);
+    expect([tok.eosId, tok.padId]).toEqual([151643, 151644]);
+  });
+
   it('no pad token: padId falls back to eos; no bos: bosTokenId is null', () => {
     expect(toks.llama3.padTokenId).toBeNull();
     expect(toks.llama3.padId).toBe(toks.llama3.eosId);

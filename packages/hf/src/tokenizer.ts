@@ -14,6 +14,7 @@ export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
 export const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+export const SPECIAL_TOKENS_MAP_FILE = 'special_tokens_map.json';
 
 /** The files a tokenizer is built from (contents, parsed). */
 export interface HfTokenizerFiles {
@@ -117,7 +118,10 @@ export class HfTokenizer implements Tokenizer {
     this.id = `hf:${name}`;
   }
 
-  /** Loads tokenizer.json, tokenizer_config.json, and (when present) generation_config.json and chat_template.jinja. */
+  /**
+   * Loads tokenizer.json, tokenizer_config.json, and (when present) special_tokens_map.json,
+   * generation_config.json and chat_template.jinja.
+   */
   static async fromFolder(folder: string): Promise<HfTokenizer> {
     const dir = resolve(folder);
     const sha256: Record<string, string> = {};
@@ -143,6 +147,11 @@ export class HfTokenizer implements Tokenizer {
     };
     const tokenizerJson = parse(TOKENIZER_FILE, await read(TOKENIZER_FILE, true)) as Record<string, unknown>;
     const tokenizerConfig = parse(TOKENIZER_CONFIG_FILE, await read(TOKENIZER_CONFIG_FILE, true)) as Record<string, unknown>;
+    // Older repos (e.g. TinyLlama) keep bos/eos/pad/unk only in special_tokens_map.json.
+    const specialMap = parse(SPECIAL_TOKENS_MAP_FILE, await read(SPECIAL_TOKENS_MAP_FILE, false)) ?? {};
+    for (const key of ['bos_token', 'eos_token', 'pad_token', 'unk_token']) {
+      if (tokenizerConfig[key] === undefined && specialMap[key] !== undefined) tokenizerConfig[key] = specialMap[key];
+    }
     const generationConfig = parse(GENERATION_CONFIG_FILE, await read(GENERATION_CONFIG_FILE, false));
     const chatTemplate = await read(CHAT_TEMPLATE_FILE, false);
     return new HfTokenizer({ tokenizerJson, tokenizerConfig, generationConfig, chatTemplate }, { type: 'hf', folder: dir, sha256 });
