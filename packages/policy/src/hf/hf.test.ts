@@ -73,11 +73,11 @@ describeBackends('HF policies match transformers', () => {
           expect(tf.memory().numTensors).toBe(before + 1);
           const got = logits.arraySync();
           let worst = 0;
-          batch.logits.forEach((row, b) =>
+          batch.logits.forEach((row, b) => {
             row.forEach((want, t) => {
               if (want) worst = Math.max(worst, maxAbsDiff(got[b]![t]!, want));
-            }),
-          );
+            });
+          });
           expect(worst).toBeLessThan(TOL);
           tf.dispose([logits, input.tokens, input.attentionMask]);
         }
@@ -131,7 +131,9 @@ describeBackends('HF policies match transformers', () => {
         let next = logits;
         for (let s = 0; s < g.maxNewTokens; s++) {
           const ids = argmaxRows(next);
-          ids.forEach((id, b) => generated[b]!.push(id));
+          ids.forEach((id, b) => {
+            generated[b]!.push(id);
+          });
           tf.dispose(next);
           if (s < g.maxNewTokens - 1) next = session.step(ids);
         }

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { HfModelConfig } from '@rftkit/hf';
 import { lookup } from '../layers';
 import type { Arch, HfParam } from './arch';
-import { gatedMlp, linear, rmsNorm, type Weights } from './blocks';
+import { gatedMlp, linear, rmsNorm } from './blocks';
 
 export interface RopeDecoderOptions {
   /** Per-head RMSNorm of q and k before RoPE (qwen3). */
