@@ -66,15 +66,20 @@ export function hiddenStates(arch: Arch, W: Weights, input: ForwardInput, collec
 }
 
 /**
- * Rows of the LM head per chunk in tokenStats: the head's logits exist for one chunk at a
- * time (`rows × vocab` floats, here ≤ 2²² ≈ 16 MB), so outside a gradient tape memory is
- * O(B·T·d + chunk·V), not O(B·T·V). Under a tape every chunk's logits are kept for the
- * backward pass; recomputing them there is a local change to this function.
+ * Default token rows of the LM head per chunk in tokenStats: the head's logits exist for one
+ * chunk at a time (`rows × vocab` floats, ≤ 2²² ≈ 16 MB), so outside a gradient tape memory
+ * is O(B·T·d + chunk·V), not O(B·T·V). Under a tape every chunk's logits are kept for the
+ * backward pass; recomputing them there is a local change to `headTokenStats`.
  */
-const HEAD_CHUNK_ELEMENTS = 1 << 22;
+export function defaultHeadChunkTokens(vocabSize: number): number {
+  return Math.max(1, Math.floor((1 << 22) / vocabSize));
+}
 
-/** Log-probs and entropies at `temperature` of `tokens[t]` given the prefix, 0 at t = 0. */
-export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temperature: number): TokenStats {
+/**
+ * Log-probs and entropies at `temperature` of `tokens[t]` given the prefix, 0 at t = 0; the
+ * LM head runs over `chunkTokens` token rows at a time.
+ */
+export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temperature: number, chunkTokens: number): TokenStats {
   const [B, T] = input.tokens.shape;
   if (T === 1) return { logp: tf.zeros([B, 1]) as tf.Tensor2D, entropy: tf.zeros([B, 1]) as tf.Tensor2D };
   const h = tf.reshape(hiddenStates(arch, W, input), [B, T, -1]);
@@ -82,7 +87,7 @@ export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temp
   const prev = tf.reshape(tf.slice(h, [0, 0, 0], [B, T - 1, -1]), [B * (T - 1), -1]) as tf.Tensor2D;
   const next = tf.reshape(tf.slice(tf.cast(input.tokens, 'int32'), [0, 1], [B, T - 1]), [B * (T - 1)]);
   const N = B * (T - 1);
-  const chunk = Math.max(1, Math.floor(HEAD_CHUNK_ELEMENTS / arch.cfg.vocabSize));
+  const chunk = chunkTokens;
   const logps: tf.Tensor[] = [];
   const entropies: tf.Tensor[] = [];
   for (let start = 0; start < N; start += chunk) {

@@ -217,6 +217,32 @@ describeBackends('HF policies match transformers', () => {
     policy.dispose();
   });
 
+  it('tokenStats in LM-head chunks of 3 tokens equals one chunk; clones are independent copies', async () => {
+    const folder = join(FIXTURES, 'llama-untied');
+    const whole = await loadHfPolicy(folder);
+    const chunked = await loadHfPolicy(folder, { headChunkTokens: 3 });
+    const batch = expected('llama-untied').batches[1]!;
+    const input = inputOf(batch.tokens, batch.mask);
+    const a = whole.tokenStats(input, { temperature: 1.3 });
+    const b = chunked.tokenStats(input, { temperature: 1.3 });
+    expect(maxAbsDiff(a.logp.dataSync(), b.logp.dataSync())).toBeLessThan(1e-6);
+    expect(maxAbsDiff(a.entropy.dataSync(), b.entropy.dataSync())).toBeLessThan(1e-6);
+    const before = tf.memory().numTensors;
+    const copy = whole.clone({ trainable: false });
+    const w = copy.getWeights();
+    w['model.norm.weight']!.values.fill(0);
+    copy.setWeights(w);
+    const c = whole.tokenStats(input, { temperature: 1.3 });
+    expect(maxAbsDiff(a.logp.dataSync(), c.logp.dataSync())).toBe(0);
+    copy.dispose();
+    tf.dispose([c.logp, c.entropy]);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(loadHfPolicy(folder, { headChunkTokens: 0 })).rejects.toThrow(/headChunkTokens/);
+    tf.dispose([a.logp, a.entropy, b.logp, b.entropy, input.tokens, input.attentionMask]);
+    whole.dispose();
+    chunked.dispose();
+  });
+
   it('mistral refuses sequences longer than its sliding window, naming it', async () => {
     const policy = await loadHfPolicy(join(FIXTURES, 'mistral'));
     const input = inputOf([new Array(33).fill(5)], [new Array(33).fill(1)]);

@@ -41,6 +41,8 @@ export interface LoadHfPolicyOptions extends ResolveModelOptions {
   tokenizer?: Tokenizer;
   /** false: a frozen policy (no trainable variables). Default true. */
   trainable?: boolean;
+  /** Token rows per LM-head chunk in tokenStats; default ≈ 2²² / vocab (see forward.ts). */
+  headChunkTokens?: number;
 }
 
 /**
@@ -86,7 +88,7 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
  * keep their HF names. Weights of any float dtype are upcast to float32.
  */
 export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions = {}): Promise<HfPolicy> {
-  const { tokenizer, trainable, ...resolveOptions } = options;
+  const { tokenizer, trainable, headChunkTokens, ...resolveOptions } = options;
   const { folder } = await resolveModelSource(source, resolveOptions);
   if (!existsSync(join(folder, 'config.json'))) {
     throw new ConfigError(folder, [
@@ -120,6 +122,7 @@ export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions 
       tokenizer ?? (existsSync(join(folder, TOKENIZER_FILE)) ? await loadHfTokenizer(folder) : idsOnlyTokenizer(cfg, folder)),
     meta: { rawConfig, generationConfig, sourceFolder: folder },
     trainable,
+    headChunkTokens,
   });
 }
 

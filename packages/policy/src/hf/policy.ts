@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type ForwardInput, OptionsError, type Policy, ShapeError, type TokenStats, type Tokenizer } from '@rftkit/core';
 import type { HfModelConfig } from '@rftkit/hf';
 import type { Arch, HfParam } from './arch';
-import { headTokenStats, hiddenStates, startHfDecode } from './forward';
+import { defaultHeadChunkTokens, headTokenStats, hiddenStates, startHfDecode } from './forward';
 import { gpt2Arch } from './gpt2';
 import { llamaArch } from './llama';
 import { mistralArch } from './mistral';
@@ -83,9 +83,18 @@ class HfDecoderPolicy implements HfPolicy {
   readonly #arch: Arch;
   readonly #vars: Record<string, tf.Variable>;
   readonly #trainable: boolean;
+  readonly #headChunkTokens: number;
   #disposed = false;
 
-  constructor(arch: Arch, vars: Record<string, tf.Variable>, tokenizer: Tokenizer, meta: HfPolicyMeta, trainable: boolean) {
+  constructor(
+    arch: Arch,
+    vars: Record<string, tf.Variable>,
+    tokenizer: Tokenizer,
+    meta: HfPolicyMeta,
+    trainable: boolean,
+    headChunkTokens: number,
+  ) {
+    this.#headChunkTokens = headChunkTokens;
     this.#arch = arch;
     this.hfConfig = arch.cfg;
     this.id = `hf:${arch.cfg.modelType}`;
@@ -115,7 +124,7 @@ class HfDecoderPolicy implements HfPolicy {
     }
     checkInput('policy.tokenStats', input, this.maxSeqLen, this.#arch);
     const W = this.#W;
-    return tf.tidy(() => headTokenStats(this.#arch, W, input, temperature) as unknown as tf.NamedTensorMap) as unknown as TokenStats;
+    return tf.tidy(() => headTokenStats(this.#arch, W, input, temperature, this.#headChunkTokens) as unknown as tf.NamedTensorMap) as unknown as TokenStats;
   }
 
   startDecode(input: ForwardInput, maxNewTokens: number) {
@@ -135,7 +144,7 @@ class HfDecoderPolicy implements HfPolicy {
     const trainable = options.trainable ?? true;
     const vars: Record<string, tf.Variable> = {};
     for (const [name, v] of Object.entries(this.#W)) vars[name] = tf.variable(v, trainable);
-    return new HfDecoderPolicy(this.#arch, vars, this.tokenizer, this.meta, trainable);
+    return new HfDecoderPolicy(this.#arch, vars, this.tokenizer, this.meta, trainable, this.#headChunkTokens);
   }
 
   /** Weights under their HF names and in the HF layout (`[out, in]` for Linear weights). */
@@ -195,7 +204,13 @@ export function createHfPolicy(options: {
   tokenizer: Tokenizer;
   meta: HfPolicyMeta;
   trainable?: boolean;
+  /** Token rows per LM-head chunk in tokenStats (memory knob); default ≈ 2²² / vocab. */
+  headChunkTokens?: number;
 }): HfPolicy {
+  const chunk = options.headChunkTokens ?? defaultHeadChunkTokens(options.config.vocabSize);
+  if (!Number.isInteger(chunk) || chunk < 1) {
+    throw new OptionsError('createHfPolicy', [{ path: 'headChunkTokens', message: `must be an integer ≥ 1, got ${chunk}` }]);
+  }
   const arch = archFor(options.config);
   const trainable = options.trainable ?? true;
   const vars: Record<string, tf.Variable> = {};
@@ -210,5 +225,5 @@ export function createHfPolicy(options: {
     }
     vars[p.name] = tf.tidy(() => tf.variable(toHeld(p, w.values), trainable));
   }
-  return new HfDecoderPolicy(arch, vars, options.tokenizer, options.meta, trainable);
+  return new HfDecoderPolicy(arch, vars, options.tokenizer, options.meta, trainable, chunk);
 }
