@@ -9,12 +9,7 @@ export interface HfParam {
   name: string;
   /** Shape as stored in the HF file. */
   shape: number[];
-  /**
-   * An `nn.Linear` weight, stored `[out, in]` in the file and held transposed `[in, out]`:
-   * transposed once at load (and back at export) so every projection runs core's fused
-   * `dense` (on wasm one SIMD matmul with the bias as its seed) instead of a matmul with a
-   * transposed operand plus a separate bias add on every forward and backward.
-   */
+  /** An `nn.Linear` weight (`[out, in]`, used as the transposed matmul operand; see blocks.linear). */
   linear: boolean;
 }
 

@@ -1,11 +1,11 @@
 // GPT-2 (GPT2LMHeadModel): learned positions, pre-LayerNorm blocks, a fused q/k/v
 // projection, GELU (tanh approximation) MLP, LM head tied to the token embeddings. Its
-// Conv1D weights are stored `[in, out]` already, so none is transposed.
+// Conv1D weights are stored `[in, out]` (core's fused dense); an untied lm_head is an nn.Linear.
 import * as tf from '@tensorflow/tfjs-core';
 import type { HfModelConfig } from '@rftkit/hf';
 import { lookup } from '../layers';
 import type { Arch, HfParam } from './arch';
-import { activation, layerNormEps, linear } from './blocks';
+import { activation, conv1d, layerNormEps, linear } from './blocks';
 
 export function gpt2Arch(cfg: HfModelConfig): Arch {
   const d = cfg.hiddenSize;
@@ -43,15 +43,15 @@ export function gpt2Arch(cfg: HfModelConfig): Arch {
     embed: (W, ids, positions) => tf.add(lookup(W['transformer.wte.weight']!, ids), lookup(W['transformer.wpe.weight']!, positions)),
     qkv(W, i, x) {
       const p = `transformer.h.${i}`;
-      const qkv = linear(W, `${p}.attn.c_attn`, ln(W, `${p}.ln_1`, x), true);
+      const qkv = conv1d(W, `${p}.attn.c_attn`, ln(W, `${p}.ln_1`, x));
       const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
       return { q, k, v };
     },
-    attnOut: (W, i, att) => linear(W, `transformer.h.${i}.attn.c_proj`, att, true),
+    attnOut: (W, i, att) => conv1d(W, `transformer.h.${i}.attn.c_proj`, att),
     mlp(W, i, x) {
       const p = `transformer.h.${i}`;
-      const h = act(linear(W, `${p}.mlp.c_fc`, ln(W, `${p}.ln_2`, x), true)) as tf.Tensor2D;
-      return linear(W, `${p}.mlp.c_proj`, h, true);
+      const h = act(conv1d(W, `${p}.mlp.c_fc`, ln(W, `${p}.ln_2`, x))) as tf.Tensor2D;
+      return conv1d(W, `${p}.mlp.c_proj`, h);
     },
     finalNorm: (W, x) => ln(W, 'transformer.ln_f', x),
     head: (W, h) =>

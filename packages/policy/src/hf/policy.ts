@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ForwardInput, OptionsError, type Policy, ShapeError, type TokenStats, type Tokenizer } from '@rftkit/core';
 import type { HfModelConfig } from '@rftkit/hf';
-import type { Arch, HfParam } from './arch';
+import type { Arch } from './arch';
 import { defaultHeadChunkTokens, headTokenStats, hiddenStates, startHfDecode } from './forward';
 import { gpt2Arch } from './gpt2';
 import { llamaArch } from './llama';
@@ -44,20 +44,6 @@ export interface HfPolicy extends Policy {
   readonly meta: HfPolicyMeta;
   config(): { type: 'hf'; modelType: string; hf: Record<string, unknown> };
   clone(options?: { trainable?: boolean }): HfPolicy;
-}
-
-/** Host transpose of a row-major `[rows, cols]` matrix. */
-function transposeHost(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
-  return out;
-}
-
-/** HF-layout values → the tensor as held (Linear weights transposed to `[in, out]`). */
-function toHeld(p: HfParam, values: Float32Array): tf.Tensor {
-  if (!p.linear) return tf.tensor(values, p.shape, 'float32');
-  const [out, inp] = p.shape as [number, number];
-  return tf.tensor2d(transposeHost(values, out, inp), [inp, out], 'float32');
 }
 
 function checkInput(where: string, input: ForwardInput, maxLen: number, arch: Arch, extra = 0): void {
@@ -147,13 +133,13 @@ class HfDecoderPolicy implements HfPolicy {
     return new HfDecoderPolicy(this.#arch, vars, this.tokenizer, this.meta, trainable, this.#headChunkTokens);
   }
 
-  /** Weights under their HF names and in the HF layout (`[out, in]` for Linear weights). */
+  /** Weights under their HF names and in the HF layout (`[out, in]` for Linear weights), as held. */
   getWeights(): WeightMap {
     const W = this.#W;
     const out: WeightMap = {};
     for (const p of this.#arch.params) {
-      const held = Float32Array.from(W[p.name]!.dataSync());
-      out[p.name] = { shape: [...p.shape], values: p.linear ? transposeHost(held, p.shape[1]!, p.shape[0]!) : held };
+      // A copy: some backends hand out their own storage from dataSync.
+      out[p.name] = { shape: [...p.shape], values: Float32Array.from(W[p.name]!.dataSync()) };
     }
     return out;
   }
@@ -179,7 +165,7 @@ class HfDecoderPolicy implements HfPolicy {
     }
     for (const p of params) {
       const v = this.#vars[p.name]!;
-      tf.tidy(() => v.assign(toHeld(p, Float32Array.from(weights[p.name]!.values))));
+      tf.tidy(() => v.assign(tf.tensor(Float32Array.from(weights[p.name]!.values), p.shape, 'float32')));
     }
   }
 
@@ -223,7 +209,7 @@ export function createHfPolicy(options: {
         w ? `weight '${p.name}' has shape [${w.shape}], the config needs [${p.shape}]` : `weight '${p.name}' (shape [${p.shape}]) is missing`,
       );
     }
-    vars[p.name] = tf.tidy(() => tf.variable(toHeld(p, w.values), trainable));
+    vars[p.name] = tf.tidy(() => tf.variable(tf.tensor(w.values, p.shape, 'float32'), trainable));
   }
   return new HfDecoderPolicy(arch, vars, options.tokenizer, options.meta, trainable, chunk);
 }
