@@ -14,3 +14,13 @@ export {
   TokenizerError,
   tokenizerFromJSON,
 } from './tokenizer';
+export {
+  archFor,
+  createHfPolicy,
+  type ExportHfPolicyOptions,
+  exportHfPolicy,
+  type HfPolicy,
+  type HfPolicyMeta,
+  type LoadHfPolicyOptions,
+  loadHfPolicy,
+} from './hf/index';

@@ -1,0 +1,172 @@
+// The decoder forward pass shared by every family, a KV-cache decode session, and the
+// chunked LM head behind tokenStats.
+import * as tf from '@tensorflow/tfjs-core';
+import { type DecodeSession, type ForwardInput, ShapeError, type TokenStats } from '@rftkit/core';
+import { attention, tokenLogProbs } from '@rftkit/tensor';
+import type { Arch } from './arch';
+import { applyRope, inverseFrequencies, repeatKv, ropeAngles, type Weights } from './blocks';
+
+/** One layer's keys (after RoPE) and values, `[B, T, kvHeads·dh]` (kv heads not repeated). */
+interface LayerKV {
+  k: tf.Tensor3D;
+  v: tf.Tensor3D;
+}
+
+/**
+ * Position ids of left-padded rows: `cumsum(mask) − 1` on real tokens (0 on padding, whose
+ * keys are hidden anyway), so a padded row is computed exactly as the unpadded one.
+ */
+export function positionIds(mask: tf.Tensor2D): tf.Tensor2D {
+  return tf.cast(tf.relu(tf.sub(tf.cumsum(tf.cast(mask, 'float32'), 1), 1)), 'int32') as tf.Tensor2D;
+}
+
+/** Runs the layers over flat rows `x [B·Tq, d]` attending to `keys` of `[B, Tk]`; shared by prefill and step. */
+function layers(
+  arch: Arch,
+  W: Weights,
+  x: tf.Tensor2D,
+  positions: tf.Tensor1D,
+  B: number,
+  keyMask: tf.Tensor2D,
+  kv: (i: number, k: tf.Tensor3D, v: tf.Tensor3D) => LayerKV,
+  causal: boolean,
+): tf.Tensor2D {
+  const { cfg } = arch;
+  const rope = cfg.positionEmbedding === 'rope' ? ropeAngles(positions, inverseFrequencies(cfg)) : null;
+  const N = x.shape[0];
+  const Tq = N / B;
+  const qDim = cfg.numHeads * cfg.headDim;
+  for (let i = 0; i < cfg.numLayers; i++) {
+    let { q, k, v } = arch.qkv(W, i, x);
+    if (rope) {
+      q = applyRope(q, cfg.numHeads, rope);
+      k = applyRope(k, cfg.numKvHeads, rope);
+    }
+    const kvDim = cfg.numKvHeads * cfg.headDim;
+    const all = kv(i, tf.reshape(k, [B, Tq, kvDim]), tf.reshape(v, [B, Tq, kvDim]));
+    const kr = repeatKv(all.k, cfg.numKvHeads, cfg.numHeads);
+    const vr = repeatKv(all.v, cfg.numKvHeads, cfg.numHeads);
+    // Core's fused op (scale 1/√dh, as transformers); padded keys hidden by the mask.
+    const att = attention(tf.reshape(q, [B, Tq, qDim]), kr, vr, keyMask, { heads: cfg.numHeads, causal });
+    x = tf.add(x, arch.attnOut(W, i, tf.reshape(att, [N, qDim])));
+    x = tf.add(x, arch.mlp(W, i, x));
+  }
+  return arch.finalNorm(W, x);
+}
+
+/** Final hidden states `[B·T, d]` (after the last norm) of left-padded `tokens [B, T]`. */
+export function hiddenStates(arch: Arch, W: Weights, input: ForwardInput, collect?: LayerKV[]): tf.Tensor2D {
+  const [B, T] = input.tokens.shape;
+  const mask = tf.cast(input.attentionMask, 'float32') as tf.Tensor2D;
+  const positions = tf.reshape(positionIds(mask), [B * T]) as tf.Tensor1D;
+  const x = arch.embed(W, tf.reshape(tf.cast(input.tokens, 'int32'), [B * T]), positions);
+  return layers(arch, W, x, positions, B, mask, (_i, k, v) => {
+    collect?.push({ k, v });
+    return { k, v };
+  }, true);
+}
+
+/**
+ * Default token rows of the LM head per chunk in tokenStats: the head's logits exist for one
+ * chunk at a time (`rows × vocab` floats, ≤ 2²² ≈ 16 MB), so outside a gradient tape memory
+ * is O(B·T·d + chunk·V), not O(B·T·V). Under a tape every chunk's logits are kept for the
+ * backward pass; recomputing them there is a local change to `headTokenStats`.
+ */
+export function defaultHeadChunkTokens(vocabSize: number): number {
+  return Math.max(1, Math.floor((1 << 22) / vocabSize));
+}
+
+/**
+ * Log-probs and entropies at `temperature` of `tokens[t]` given the prefix, 0 at t = 0; the
+ * LM head runs over `chunkTokens` token rows at a time.
+ */
+export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temperature: number, chunkTokens: number): TokenStats {
+  const [B, T] = input.tokens.shape;
+  if (T === 1) return { logp: tf.zeros([B, 1]) as tf.Tensor2D, entropy: tf.zeros([B, 1]) as tf.Tensor2D };
+  const h = tf.reshape(hiddenStates(arch, W, input), [B, T, -1]);
+  // Position t is scored by the state at t − 1.
+  const prev = tf.reshape(tf.slice(h, [0, 0, 0], [B, T - 1, -1]), [B * (T - 1), -1]) as tf.Tensor2D;
+  const next = tf.reshape(tf.slice(tf.cast(input.tokens, 'int32'), [0, 1], [B, T - 1]), [B * (T - 1)]);
+  const N = B * (T - 1);
+  const chunk = chunkTokens;
+  const logps: tf.Tensor[] = [];
+  const entropies: tf.Tensor[] = [];
+  for (let start = 0; start < N; start += chunk) {
+    const n = Math.min(chunk, N - start);
+    const { logp, entropy } = tf.tidy(() => {
+      const logits = arch.head(W, tf.slice(prev, [start, 0], [n, -1]));
+      return tokenLogProbs(logits, tf.slice(next, [start], [n]), temperature) as unknown as tf.NamedTensorMap;
+    }) as unknown as { logp: tf.Tensor; entropy: tf.Tensor };
+    logps.push(logp);
+    entropies.push(entropy);
+  }
+  const pad: Array<[number, number]> = [
+    [0, 0],
+    [1, 0],
+  ];
+  const join = (xs: tf.Tensor[]) => tf.pad(tf.reshape(xs.length === 1 ? xs[0]! : tf.concat(xs), [B, T - 1]), pad) as tf.Tensor2D;
+  return { logp: join(logps), entropy: join(entropies) };
+}
+
+function tidyObj<T>(fn: () => T): T {
+  return tf.tidy(fn as unknown as () => tf.TensorContainer) as unknown as T;
+}
+
+/**
+ * Prefills a KV cache with left-padded prompts and returns a session that feeds one token per
+ * row per step; a step appends its key/value (one concat along time) and attends over all
+ * keys so far, the prompt's padding hidden.
+ */
+export function startHfDecode(arch: Arch, W: Weights, input: ForwardInput, maxNewTokens: number): { session: DecodeSession; logits: tf.Tensor2D } {
+  const [B, promptLen] = input.tokens.shape;
+  const init = tidyObj(() => {
+    const collect: LayerKV[] = [];
+    const h = tf.reshape(hiddenStates(arch, W, input, collect), [B, promptLen, -1]);
+    const last = arch.head(W, tf.reshape(tf.slice(h, [0, promptLen - 1, 0], [B, 1, -1]), [B, -1]) as tf.Tensor2D);
+    const maskF = tf.cast(input.attentionMask, 'float32');
+    const tables = {
+      // Position of the token fed at step s: the row's real length + s.
+      positions: tf.add(tf.expandDims(tf.cast(tf.sum(maskF, 1), 'int32'), 0), tf.expandDims(tf.range(0, maxNewTokens, 1, 'int32'), 1)) as tf.Tensor2D,
+      keyMask: tf.concat([maskF, tf.ones([B, maxNewTokens])], 1) as tf.Tensor2D,
+    };
+    return { last, caches: collect, tables };
+  });
+  let caches = init.caches;
+  const { tables } = init;
+  let step = 0;
+  let disposed = false;
+  const session: DecodeSession = {
+    batch: B,
+    step(tokens: Int32Array): tf.Tensor2D {
+      if (disposed) throw new ShapeError('DecodeSession.step', 'session was disposed');
+      if (step >= maxNewTokens) throw new ShapeError('DecodeSession.step', `all ${maxNewTokens} cache slots are used (maxNewTokens)`);
+      if (tokens.length !== B) throw new ShapeError('DecodeSession.step', `expected ${B} tokens, got ${tokens.length}`);
+      const s = step;
+      const next: LayerKV[] = [];
+      const logits = tf.tidy(() => {
+        const pos = tf.reshape(tf.slice(tables.positions, [s, 0], [1, B]), [B]) as tf.Tensor1D;
+        const x = arch.embed(W, tf.tensor1d(tokens, 'int32'), pos);
+        const keyMask = tf.slice(tables.keyMask, [0, 0], [B, promptLen + s + 1]);
+        const h = layers(arch, W, x, pos, B, keyMask, (i, k, v) => {
+          const c = caches[i]!;
+          const kv = { k: tf.keep(tf.concat([c.k, k], 1) as tf.Tensor3D), v: tf.keep(tf.concat([c.v, v], 1) as tf.Tensor3D) };
+          next.push(kv);
+          return kv;
+        }, false);
+        return arch.head(W, h);
+      });
+      for (const c of caches) tf.dispose([c.k, c.v]);
+      caches = next;
+      step++;
+      return logits;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const c of caches) tf.dispose([c.k, c.v]);
+      tf.dispose([tables.positions, tables.keyMask]);
+      caches = [];
+    },
+  };
+  return { session, logits: init.last };
+}
