@@ -51,7 +51,8 @@ describeBackends('aggregation invariants', () => {
       });
       const ctx = {
         totalTokens: maskValues.reduce((a: number, b) => a + b, 0),
-        totalSequences: rows,
+        // Sequences are the rows with response tokens (row 3 is empty).
+        totalSequences: rows - 1,
         maxResponseLength: 8,
       };
       const agg = createAggregator({ mode });
@@ -78,6 +79,27 @@ describeBackends('aggregation invariants', () => {
         tf.dispose([full.value, full.grad]);
       });
       tf.dispose([whole, mask]);
+    });
+  }
+
+  for (const mode of ['seq-mean-token-mean', 'seq-mean-token-sum', 'seq-mean-token-sum-norm'] as const) {
+    it(`${mode}: rows without response tokens do not dilute the loss`, async () => {
+      const agg = createAggregator({ mode });
+      const L = tf.tensor2d([1, 2, 3, 4, 9, 9], [3, 2]);
+      const m = tf.tensor2d([1, 1, 1, 0, 0, 0], [3, 2]);
+      const L2 = tf.slice(L, [0, 0], [2, 2]);
+      const m2 = tf.slice(m, [0, 0], [2, 2]);
+      await expectNoLeaks(() => {
+        // Two sequences with tokens; the third row is empty and not counted.
+        const ctx = { totalTokens: 3, totalSequences: 2, maxResponseLength: 2 };
+        const withEmpty = agg.aggregate(L as tf.Tensor2D, m as tf.Tensor2D, ctx);
+        const without = agg.aggregate(L2 as tf.Tensor2D, m2 as tf.Tensor2D, ctx);
+        const expected = { 'seq-mean-token-mean': (1.5 + 3) / 2, 'seq-mean-token-sum': 6 / 2, 'seq-mean-token-sum-norm': 6 / 4 }[mode];
+        expect(withEmpty.dataSync()[0]).toBeCloseTo(expected, 6);
+        expect(without.dataSync()[0]).toBeCloseTo(expected, 6);
+        tf.dispose([withEmpty, without]);
+      });
+      tf.dispose([L, m, L2, m2]);
     });
   }
 

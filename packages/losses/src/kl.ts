@@ -12,12 +12,29 @@ const clampField = z
   .default(10)
   .describe('The log-ratio log π − log π_ref is clamped to ±clamp before the estimator (stability of k3).');
 
+const valueClampField = z
+  .union([z.number().positive(), z.literal(false)])
+  .default(10)
+  .describe("k3/k3+ only: the k3 value is clamped to ±valueClamp, as verl's low_var_kl does; false keeps the unclamped value.");
+
+/** Options of every estimator: the log-ratio clamp and (k3, k3+) the value clamp. */
+export interface KlClamps {
+  clamp: number;
+  valueClamp: number | false;
+}
+
 /**
  * Per-token KL(π‖π_ref) estimate from d = clamp(logp − ref, ±clamp):
- * k1 = d; k2 = d²/2; k3 = e^{−d} + d − 1 (≥ 0, low variance); k3+ = k3's value with k2's
- * gradient (straight-through: unbiased gradient, low-variance value); abs = |d|.
+ * k1 = d; k2 = d²/2; k3 = clamp(e^{−d} + d − 1, ±valueClamp) (≥ 0, low variance; verl's
+ * low_var_kl clamps the value to ±10, so one far-off token cannot dominate the penalty);
+ * k3+ = k3's value with k2's gradient (straight-through); abs = |d|.
  */
-export function klTensor(name: KlEstimatorName, logp: tf.Tensor, refLogp: tf.Tensor, clamp: number): tf.Tensor {
+export function klTensor(name: KlEstimatorName, logp: tf.Tensor, refLogp: tf.Tensor, clamps: KlClamps): tf.Tensor {
+  const { clamp, valueClamp } = clamps;
+  const k3Of = (d: tf.Tensor) => {
+    const k3 = tf.sub(tf.add(tf.exp(tf.neg(d)), d), 1);
+    return valueClamp === false ? k3 : tf.clipByValue(k3, -valueClamp, valueClamp);
+  };
   return tf.tidy(() => {
     const d = tf.clipByValue(tf.sub(logp, refLogp), -clamp, clamp);
     switch (name) {
@@ -28,10 +45,10 @@ export function klTensor(name: KlEstimatorName, logp: tf.Tensor, refLogp: tf.Ten
       case 'abs':
         return tf.abs(d);
       case 'k3':
-        return tf.sub(tf.add(tf.exp(tf.neg(d)), d), 1);
+        return k3Of(d);
       case 'k3+': {
         const k2 = tf.mul(tf.square(d), 0.5);
-        const k3 = tf.sub(tf.add(tf.exp(tf.neg(d)), d), 1);
+        const k3 = k3Of(d);
         return tf.add(tf.sub(k2, stopGradient(k2)), stopGradient(k3));
       }
     }
@@ -39,7 +56,8 @@ export function klTensor(name: KlEstimatorName, logp: tf.Tensor, refLogp: tf.Ten
 }
 
 /** Host-side version of `klTensor` for one token (same formulas, float64). */
-export function klValue(name: KlEstimatorName, logp: number, refLogp: number, clamp: number): number {
+export function klValue(name: KlEstimatorName, logp: number, refLogp: number, clamps: KlClamps): number {
+  const { clamp, valueClamp } = clamps;
   const d = Math.min(clamp, Math.max(-clamp, logp - refLogp));
   switch (name) {
     case 'k1':
@@ -49,17 +67,19 @@ export function klValue(name: KlEstimatorName, logp: number, refLogp: number, cl
     case 'abs':
       return Math.abs(d);
     case 'k3':
-    case 'k3+':
-      return Math.exp(-d) + d - 1;
+    case 'k3+': {
+      const k3 = Math.exp(-d) + d - 1;
+      return valueClamp === false ? k3 : Math.min(valueClamp, Math.max(-valueClamp, k3));
+    }
   }
 }
 
-function estimator(name: KlEstimatorName, clamp: number): KlEstimator {
+function estimator(name: KlEstimatorName, clamps: KlClamps): KlEstimator {
   return {
     id: name,
     compute(logp, refLogp) {
       checkSameShape(`kl:${name}`, { logp, refLogp });
-      return klTensor(name, logp, refLogp, clamp) as tf.Tensor2D;
+      return klTensor(name, logp, refLogp, clamps) as tf.Tensor2D;
     },
   };
 }
@@ -67,7 +87,7 @@ function estimator(name: KlEstimatorName, clamp: number): KlEstimator {
 const DESCRIPTIONS: Record<KlEstimatorName, string> = {
   k1: 'k1 = log π − log π_ref (unbiased value, high variance, can be negative).',
   k2: 'k2 = ½(log π − log π_ref)² (its gradient is the unbiased KL gradient).',
-  k3: 'k3 = e^{ref−logp} − (ref−logp) − 1 (non-negative, low variance; log-ratio clamped).',
+  k3: "k3 = e^{ref−logp} − (ref−logp) − 1 (non-negative, low variance; verl's low_var_kl: value clamped to ±10).",
   'k3+': "k3's value with k2's gradient (straight-through).",
   abs: '|log π − log π_ref|.',
 };
@@ -77,8 +97,8 @@ export const klDefinitions: ComponentDefinition[] = klEstimators.map((name) =>
     id: name,
     family: 'kl',
     description: DESCRIPTIONS[name],
-    schema: z.object({ clamp: clampField }).strict(),
-    build: ({ clamp }): KlEstimator => estimator(name, clamp),
+    schema: z.object({ clamp: clampField, valueClamp: valueClampField }).strict(),
+    build: (clamps): KlEstimator => estimator(name, clamps),
   }),
 ) as ComponentDefinition[];
 
@@ -91,9 +111,10 @@ export const klFactory = defineComponent({
     .object({
       estimator: z.enum(klEstimators).default('k3').describe('Which estimator.'),
       clamp: clampField,
+      valueClamp: valueClampField,
     })
     .strict(),
-  build: ({ estimator: name, clamp }): KlEstimator => estimator(name, clamp),
+  build: ({ estimator: name, clamp, valueClamp }): KlEstimator => estimator(name, { clamp, valueClamp }),
 });
 
 export const createKlEstimator = klFactory.create;
@@ -103,6 +124,7 @@ const klRewardSchema = z
     coef: z.number().min(0).describe('KL coefficient β: reward −= β·KL on each response token.'),
     estimator: z.enum(klEstimators).default('k1').describe('Which estimator (k1 is the usual in-reward choice).'),
     clamp: clampField,
+    valueClamp: valueClampField,
   })
   .strict();
 
@@ -122,7 +144,7 @@ export function klTokenRewards(
     const issue = parsed.error.issues[0]!;
     throw new ShapeError('klTokenRewards', `options.${issue.path.join('.')}: ${issue.message}`);
   }
-  const { coef, estimator: name, clamp } = parsed.data;
+  const { coef, estimator: name, clamp, valueClamp } = parsed.data;
   if (logp.length !== mask.length || refLogp.length !== mask.length) {
     throw new ShapeError(
       'klTokenRewards',
@@ -132,7 +154,7 @@ export function klTokenRewards(
   const out = new Float32Array(mask.length);
   for (let i = 0; i < mask.length; i++) {
     const m = mask[i]!;
-    if (m > 0) out[i] = -coef * klValue(name, logp[i]!, refLogp[i]!, clamp) * m;
+    if (m > 0) out[i] = -coef * klValue(name, logp[i]!, refLogp[i]!, { clamp, valueClamp }) * m;
   }
   return out;
 }

@@ -6,28 +6,43 @@ export type ArithmeticNode =
   | { type: 'neg'; arg: ArithmeticNode }
   | { type: 'bin'; op: '+' | '-' | '*' | '/'; left: ArithmeticNode; right: ArithmeticNode };
 
+/** Longest expression `parseArithmetic` reads (characters, spaces removed). */
+export const MAX_EXPRESSION_CHARS = 2000;
+/** Deepest nesting of parentheses and unary signs `parseArithmetic` accepts. */
+export const MAX_EXPRESSION_DEPTH = 64;
+
 /**
  * Parses `+ - * /`, parentheses, unary minus and decimal literals with the usual
  * precedence (left-associative). Spaces are ignored. Returns undefined on any syntax
- * error, so verifiers can treat garbage as simply wrong.
+ * error, so verifiers can treat garbage as simply wrong, and on input beyond
+ * `MAX_EXPRESSION_CHARS` / `MAX_EXPRESSION_DEPTH`. `unaryPlus: false` rejects `+x`.
  */
-export function parseArithmetic(text: string): ArithmeticNode | undefined {
+export function parseArithmetic(text: string, options: { unaryPlus?: boolean } = {}): ArithmeticNode | undefined {
   const s = text.replace(/\s+/g, '');
+  if (s.length > MAX_EXPRESSION_CHARS) return undefined;
+  const unaryPlus = options.unaryPlus ?? true;
   let i = 0;
+  let depth = 0;
   const peek = () => s[i];
 
   function primary(): ArithmeticNode | undefined {
     const c = peek();
+    // Recursion depth is bounded so deeply nested input fails instead of overflowing the stack.
+    if (depth > MAX_EXPRESSION_DEPTH) return undefined;
     if (c === '(') {
       i++;
+      depth++;
       const e = expr();
+      depth--;
       if (!e || peek() !== ')') return undefined;
       i++;
       return e;
     }
-    if (c === '-' || c === '+') {
+    if (c === '-' || (c === '+' && unaryPlus)) {
       i++;
+      depth++;
       const arg = primary();
+      depth--;
       if (!arg) return undefined;
       return c === '-' ? { type: 'neg', arg } : arg;
     }

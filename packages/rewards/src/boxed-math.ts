@@ -2,9 +2,9 @@ import { defineComponent } from '@rftkit/core';
 import type { RewardFunction } from '@rftkit/core';
 import { z } from 'zod';
 import { referenceOf } from './errors';
-import { extractBoxed, mathAnswersEqual } from './math-answer';
+import { extractBoxed, mathAnswerLimit, mathAnswersEqual } from './math-answer';
 
-export const boxedMathSchema = z.object({
+export const boxedMathSchema = z.strictObject({
   requireBoxed: z
     .boolean()
     .default(true)
@@ -29,6 +29,8 @@ export const boxedMathDefinition = defineComponent({
         const refText = referenceOf(input, 'boxed-math');
         const reference = extractBoxed(refText) ?? refText;
         const answer = extractBoxed(input.completion) ?? (o.requireBoxed ? undefined : input.completion);
+        // Over the parser's limits: 0, logged as reward/over_limit (never a hang).
+        if (answer !== undefined && mathAnswerLimit(answer)) return { score: 0, components: { over_limit: 1 } };
         return answer !== undefined && mathAnswersEqual(answer, reference, o.tolerance) ? 1 : 0;
       }),
   }),

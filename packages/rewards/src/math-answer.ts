@@ -59,6 +59,29 @@ function expandFracs(s: string): string {
   }
 }
 
+// `{5}` and `{{5}}` are TeX groups around 5.
+function stripOuterBraces(s: string): string {
+  while (s.startsWith('{') && matchBraces(s, 0) === s.length - 1) s = s.slice(1, -1);
+  return s;
+}
+
+/** Longest answer (characters) `mathAnswersEqual` compares; longer ones score 0. */
+export const MAX_ANSWER_CHARS = 1000;
+/** Deepest nesting of `(`, `[` and `{` in an answer `mathAnswersEqual` compares. */
+export const MAX_ANSWER_DEPTH = 64;
+
+/** Why an answer is beyond the parser's limits, or undefined when it is within them. */
+export function mathAnswerLimit(answer: string): string | undefined {
+  if (answer.length > MAX_ANSWER_CHARS) return `longer than ${MAX_ANSWER_CHARS} characters`;
+  let depth = 0;
+  for (const c of answer) {
+    if (c === '(' || c === '[' || c === '{') {
+      if (++depth > MAX_ANSWER_DEPTH) return `nested deeper than ${MAX_ANSWER_DEPTH}`;
+    } else if (c === ')' || c === ']' || c === '}') depth--;
+  }
+  return undefined;
+}
+
 function canonicalNumber(n: string): string {
   let [int = '', frac] = n.split('.');
   int = int.replace(/^0+(?=\d)/, '');
@@ -71,7 +94,9 @@ function canonicalNumber(n: string): string {
  * `\text{}` wrappers, all whitespace, a trailing period and thousands separators;
  * `\frac{a}{b}`, `\dfrac`, `\frac12` become `(a)/(b)`; numbers lose leading zeros and
  * trailing fractional zeros (`007` → `7`, `2.50` → `2.5`, `3.0` → `3`); redundant
- * parentheses around a single atom are removed.
+ * parentheses around a single atom are removed, but not where they join it to a neighbour
+ * (`92(60)` stays). TeX reads one token per bare macro argument, so `\frac331` is
+ * `\frac{3}{3}1`, which is not a number (it matches neither 3/31 nor 1).
  */
 export function normalizeMathAnswer(answer: string): string {
   let s = answer.trim();
@@ -85,10 +110,13 @@ export function normalizeMathAnswer(answer: string): string {
   s = s.replace(/\.$/, '');
   if (/^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s)) s = s.replace(/,/g, '');
   s = expandFracs(s);
-  s = s.replace(/\d+(?:\.\d*)?|\.\d+/g, canonicalNumber);
+  s = stripOuterBraces(s);
+  // A number touching another digit or dot (`76.0.0`) is not one number: left as written.
+  s = s.replace(/(?<![\d.])(?:\d+(?:\.\d*)?|\.\d+)(?![\d.])/g, canonicalNumber);
+  // Parentheses around an atom go, unless they join it to a neighbour (`92(60)` ≠ `9260`).
   for (let prev = ''; prev !== s; ) {
     prev = s;
-    s = s.replace(/\((-?[\w.]+)\)/g, '$1');
+    s = s.replace(/(?<![\w.)])\((-?[\w.]+)\)(?![\w.(])/g, '$1');
   }
   return s;
 }
@@ -103,6 +131,7 @@ export function mathValue(normalized: string): Rational | undefined {
  * to max(1, |reference|)) when both parse as numbers, else as normalised strings.
  */
 export function mathAnswersEqual(answer: string, reference: string, tolerance = 0): boolean {
+  if (mathAnswerLimit(answer) || mathAnswerLimit(reference)) return false;
   const a = normalizeMathAnswer(answer);
   const b = normalizeMathAnswer(reference);
   if (a === '' || b === '') return false;

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { RewardError, referenceOf } from './errors';
 import { Rational } from './rational';
 
-export const numericMatchSchema = z.object({
+export const numericMatchSchema = z.strictObject({
   extract: z
     .enum(['last', 'whole'])
     .default('last')
@@ -14,7 +14,8 @@ export const numericMatchSchema = z.object({
 });
 export type NumericMatchOptions = z.input<typeof numericMatchSchema>;
 
-const NUMBER = /[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+// A sign belongs to the number only where it cannot be a binary operator (`82-1` ends in 1).
+const NUMBER = /(?:(?<![\w.)])[+-])?(?:\d{1,3}(?:,\d{3})+|\d+)?(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
 
 /** Exact value of a number literal (`-1,234.50`, `1e3`); undefined if `text` is not one. */
 export function parseNumber(text: string): Rational | undefined {

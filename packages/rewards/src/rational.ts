@@ -9,6 +9,9 @@ function gcd(a: bigint, b: bigint): bigint {
   return a;
 }
 
+/** Longest decimal literal `parseDecimal` reads (characters); longer ones are not numbers. */
+export const MAX_DECIMAL_CHARS = 400;
+
 export class Rational {
   readonly num: bigint;
   readonly den: bigint;
@@ -33,6 +36,8 @@ export class Rational {
 
   /** Parses a plain decimal literal (`12`, `-0.50`, `.5`, `1e-3`, `2.5E2`); undefined otherwise. */
   static parseDecimal(text: string): Rational | undefined {
+    // Longer literals are nobody's answer and cost seconds of BigInt arithmetic.
+    if (text.length > MAX_DECIMAL_CHARS) return undefined;
     const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
     if (!m) return undefined;
     const [, sign = '', int = '', frac = '', exp] = m;

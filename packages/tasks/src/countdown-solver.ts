@@ -86,7 +86,8 @@ function leaves(node: ArithmeticNode, out: string[]): boolean {
  * evaluating exactly to `target` with no division by zero anywhere.
  */
 export function verifyCountdown(answer: string, numbers: readonly number[], target: number): boolean {
-  const tree = parseArithmetic(answer.trim());
+  // Signs are not allowed: unary minus is rejected by `leaves`, unary plus by the parser.
+  const tree = parseArithmetic(answer.trim(), { unaryPlus: false });
   if (!tree) return false;
   const used: string[] = [];
   if (!leaves(tree, used)) return false;

@@ -17,6 +17,10 @@ export interface JsonlDatasetOptions {
   onInvalid?: 'skip' | 'error';
 }
 
+// C0 and C1 control characters and DEL.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 export interface JsonlDataset {
   prompts: PromptRecord[];
   /** Rows left out, with their 1-based line numbers and why. */
@@ -27,16 +31,18 @@ export interface JsonlDataset {
  * Reads a JSONL file of prompts. Each non-blank line must be a JSON object with a string
  * prompt and a string answer (and a string or number id when `idField` is set, unique);
  * other fields go to `metadata`. A malformed row is never used: with `onInvalid: 'error'`
- * it throws a `DatasetError` naming the line, with 'skip' it is listed in `skipped`.
+ * it throws a `DatasetError` naming the line, with 'skip' it is listed in `skipped`. The file
+ * must be UTF-8 (invalid bytes throw naming the line; a leading byte-order mark is fine), and
+ * ids may not contain control characters.
  */
 export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}): JsonlDataset {
   const { promptField = 'prompt', answerField = 'answer', idField, onInvalid = 'error' } = options;
   if (onInvalid !== 'skip' && onInvalid !== 'error') {
     throw new DatasetError(path, undefined, `onInvalid must be 'skip' or 'error', got '${String(onInvalid)}'`);
   }
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new DatasetError(path, undefined, `cannot read file (${(e as Error).message})`);
   }
@@ -64,6 +70,8 @@ export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}
       const v = obj[idField];
       if (typeof v !== 'string' && typeof v !== 'number') return `field '${idField}' must be a string or number`;
       id = String(v);
+      // Ids are printed to terminals and logs: control characters (escape codes) are refused.
+      if (CONTROL.test(id)) return `field '${idField}' contains a control character (${JSON.stringify(id)})`;
       if (ids.has(id)) return `duplicate id '${id}'`;
     }
     const metadata = Object.fromEntries(Object.entries(obj).filter(([k]) => k !== promptField && k !== answerField && k !== idField));
@@ -75,9 +83,22 @@ export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}
     };
   };
 
-  for (const [index, raw] of text.split(/\r?\n/).entries()) {
-    if (raw.trim() === '') continue;
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let start = 0;
+  for (let index = 0; start <= bytes.length; index++) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end < 0) end = bytes.length;
     const line = index + 1;
+    let raw: string;
+    try {
+      raw = decoder.decode(bytes.subarray(start, end));
+    } catch {
+      throw new DatasetError(path, line, 'invalid UTF-8 (save the file as UTF-8)');
+    }
+    start = end + 1;
+    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+    if (index === 0 && raw.startsWith('\uFEFF')) raw = raw.slice(1); // a byte-order mark
+    if (raw.trim() === '') continue;
     const record = readRow(raw, line);
     if (typeof record === 'string') {
       if (onInvalid === 'error') throw new DatasetError(path, line, record);
@@ -90,12 +111,46 @@ export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}
   return { prompts, skipped };
 }
 
+/** One line summing up skipped rows: their count and the first few reasons with line numbers. */
+export function describeSkipped(path: string, skipped: JsonlDataset['skipped'], shown = 3): string {
+  const first = skipped.slice(0, shown).map((s) => `line ${s.line}: ${s.reason}`);
+  const more = skipped.length > shown ? `; … ${skipped.length - shown} more` : '';
+  return `${path}: skipped ${skipped.length} invalid row${skipped.length === 1 ? '' : 's'} (${first.join('; ')}${more})`;
+}
+
+/**
+ * Throws a `DatasetError` naming the first prompt whose token count exceeds
+ * `maxPromptTokens` (the policy's context minus the response budget), so a too-long row
+ * fails at load instead of at the step that draws it. `countTokens` is the policy
+ * tokenizer's (with the chat template applied, if the run uses one).
+ */
+export function checkPromptLengths(
+  prompts: readonly PromptRecord[],
+  countTokens: (prompt: string) => number,
+  maxPromptTokens: number,
+  source = 'dataset',
+): void {
+  if (!(Number.isInteger(maxPromptTokens) && maxPromptTokens > 0)) {
+    throw new DatasetError(source, undefined, `maxPromptTokens must be a positive integer, got ${String(maxPromptTokens)}`);
+  }
+  for (const p of prompts) {
+    const n = countTokens(p.prompt);
+    if (n > maxPromptTokens) {
+      throw new DatasetError(
+        source,
+        undefined,
+        `prompt '${p.id}' is ${n} tokens, longer than the ${maxPromptTokens} the policy's context leaves for prompts`,
+      );
+    }
+  }
+}
+
 const rewardRefSchema = z.union([
   z.string().min(1),
-  z.object({ use: z.string().min(1), with: z.record(z.string(), z.unknown()).optional() }),
+  z.strictObject({ use: z.string().min(1), with: z.record(z.string(), z.unknown()).optional() }),
 ]);
 
-export const jsonlTaskSchema = z.object({
+export const jsonlTaskSchema = z.strictObject({
   path: z.string().min(1).describe('JSONL file of prompts (required).'),
   testPath: z.string().min(1).optional().describe('Separate JSONL file for the test split; otherwise `path` is split by testFraction.'),
   baseDir: z.string().optional().describe('Folder relative paths resolve against (default: the working directory).'),
@@ -119,8 +174,16 @@ export const jsonlTaskDefinition = defineComponent({
   schema: jsonlTaskSchema,
   build: (o): Task => {
     const at = (p: string) => (isAbsolute(p) ? p : resolve(o.baseDir ?? process.cwd(), p));
-    const load = (p: string) =>
-      loadJsonlDataset(at(p), { promptField: o.promptField, answerField: o.answerField, idField: o.idField, onInvalid: o.onInvalid }).prompts;
+    const skippedNotes: string[] = [];
+    const load = (p: string) => {
+      const d = loadJsonlDataset(at(p), { promptField: o.promptField, answerField: o.answerField, idField: o.idField, onInvalid: o.onInvalid });
+      if (d.skipped.length > 0) {
+        const note = describeSkipped(p, d.skipped);
+        skippedNotes.push(note);
+        process.stderr.write(`warning: ${note}\n`);
+      }
+      return d.prompts;
+    };
     const all = load(o.path);
     let pools: Record<Split, PromptRecord[]>;
     if (o.testPath !== undefined) {
@@ -135,7 +198,7 @@ export const jsonlTaskDefinition = defineComponent({
     const alphabet = [...new Set([...pools.train, ...pools.test].flatMap((r) => [...r.prompt, ...(r.reference ?? '')]))].sort().join('');
     return {
       id: 'jsonl',
-      description: `Dataset ${o.path} (${pools.train.length} train, ${pools.test.length} test prompts).`,
+      description: `Dataset ${o.path} (${pools.train.length} train, ${pools.test.length} test prompts).${skippedNotes.map((n) => ` ${n}.`).join('')}`,
       /** `count` prompts in a seeded order; cycles through reshuffled passes when count exceeds the split. */
       generate: (split, count, seed) => {
         checkGenerateArgs('jsonl', split, count, seed);

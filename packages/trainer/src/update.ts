@@ -143,7 +143,7 @@ export function runUpdate(input: UpdateInput): Metrics {
       const reuse = reuseRows.length > 0 && epoch === 0 && m0 === 0;
       const aggregation: AggregationContext = {
         totalTokens: mini.reduce((a, r) => a + rowTokens[r]!, 0),
-        totalSequences: mini.length,
+        totalSequences: mini.filter((r) => rowTokens[r]! > 0).length, // rows with response tokens (verl)
         maxResponseLength: Math.max(...mini.map((r) => batch.sampling[r]?.maxNewTokens ?? 0), 1),
       };
       let accum: Array<tf.Tensor | null> = variables.map(() => null);

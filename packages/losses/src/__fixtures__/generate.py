@@ -108,6 +108,37 @@ def cispo(lp, clip_low=1.0, clip_high=0.28):
     return loss * mask, metrics
 
 
+def sapo(lp, tau_pos=1.0, tau_neg=1.05):
+    # arXiv:2511.20347 eq. (5)-(6): f(r) = (4/tau) sigmoid(tau (r - 1)), tau by the sign of A
+    lr = torch.clamp(lp - old, -20, 20)
+    ratio = torch.exp(lr)
+    tau = torch.where(adv > 0, torch.full_like(adv, tau_pos), torch.full_like(adv, tau_neg))
+    gate = torch.sigmoid(tau * (ratio - 1)) * 4 / tau
+    loss = -gate * adv
+    metrics = ratio_metrics(lr.detach(), mask)
+    metrics["gate/mean"] = masked_mean(gate.detach(), mask).item()
+    metrics["gate/frac_positive"] = masked_mean((adv > 0).to(DT), mask).item()
+    return loss * mask, metrics
+
+
+def gmpo(lp, clip_low=0.4, clip_high=0.4):
+    # arXiv:2507.20673: geometric mean of sign-aware clipped token ratios, one loss per sequence
+    lr = lp - old
+    sgn = torch.sign(adv)
+    lr_c = torch.clamp(lr, -clip_low, clip_high)
+    lr_min = sgn * torch.minimum(sgn * lr, sgn * lr_c)
+    n = mask.sum(-1, keepdim=True) + 1e-8
+    seq_ratio = torch.exp((lr_min * mask).sum(-1, keepdim=True) / n)
+    seq_adv = (adv * mask).sum(-1, keepdim=True) / n
+    seq_loss = -seq_adv * seq_ratio
+    clipped = lr != lr_c
+    metrics = ratio_metrics(torch.clamp(lr, -20, 20).detach(), mask)
+    metrics["clip/frac_high"] = masked_mean((clipped & (adv > 0)).to(DT), mask).item()
+    metrics["clip/frac_low"] = masked_mean((clipped & (adv < 0)).to(DT), mask).item()
+    metrics["seq_ratio/mean"] = masked_mean(seq_ratio.detach().expand_as(mask), mask).item()
+    return seq_loss * mask, metrics
+
+
 LOSSES = [
     ("ppo-clip", {}, lambda lp: ppo_clip(lp)),
     ("ppo-clip", {"clipHigh": 0.28, "dualClip": False}, lambda lp: ppo_clip(lp, 0.2, 0.28, None)),
@@ -117,6 +148,10 @@ LOSSES = [
     ("gspo", {"clipLow": 0.2, "clipHigh": 0.3}, lambda lp: gspo(lp, 0.2, 0.3)),
     ("cispo", {}, lambda lp: cispo(lp)),
     ("cispo", {"clipLow": 0.2, "clipHigh": 0.2}, lambda lp: cispo(lp, 0.2, 0.2)),
+    ("sapo", {}, lambda lp: sapo(lp)),
+    ("sapo", {"tauPos": 0.5, "tauNeg": 2.0}, lambda lp: sapo(lp, 0.5, 2.0)),
+    ("gmpo", {}, lambda lp: gmpo(lp)),
+    ("gmpo", {"clipLow": 0.1, "clipHigh": 0.3}, lambda lp: gmpo(lp, 0.1, 0.3)),
 ]
 
 losses = []
@@ -129,7 +164,8 @@ for lid, opts, fn in LOSSES:
 
 # Aggregation: value and gradient w.r.t. the token loss, global sizes from the context.
 token_loss = torch.randn(R, T, dtype=DT)
-context = {"totalTokens": float(mask.sum()), "totalSequences": R, "maxResponseLength": 10}
+# Sequences are the rows with response tokens (verl: token_counts > 0): row 4 does not count.
+context = {"totalTokens": float(mask.sum()), "totalSequences": int((mask.sum(-1) > 0).sum()), "maxResponseLength": 10}
 
 
 def aggregate(L, mode):
@@ -157,9 +193,10 @@ ref = torch.where(mask > 0, old - torch.randn(R, T, dtype=DT) * 0.3, old)
 ref[0, 2] = logp[0, 2] - 20.0  # huge
 ref[2, 5] = logp[2, 5] + 15.0  # huge the other way
 ref[5, 4] = logp[5, 4] - 1e-6  # tiny
+ref[1, 3] = logp[1, 3] + 6.0  # d = -6: k3 = e^6 - 7 ≈ 396, beyond the value clamp
 
 
-def kl(lp, est, clamp):
+def kl(lp, est, clamp, value_clamp):
     d = torch.clamp(lp - ref, -clamp, clamp)  # log π − log π_ref
     if est == "k1":
         return d
@@ -168,6 +205,8 @@ def kl(lp, est, clamp):
     if est == "abs":
         return d.abs()
     k3 = torch.exp(-d) + d - 1
+    if value_clamp is not None:  # verl's low_var_kl clamps the value to [-10, 10]
+        k3 = torch.clamp(k3, -value_clamp, value_clamp)
     if est == "k3":
         return k3
     if est == "k3+":
@@ -178,12 +217,14 @@ def kl(lp, est, clamp):
 
 kls = []
 for est in ["k1", "k2", "k3", "k3+", "abs"]:
-    for clamp in [10.0, 30.0]:
+    for clamp, value_clamp in [(10.0, 10.0), (30.0, 10.0), (10.0, None), (30.0, None), (20.0, 5.0)]:
+        if value_clamp != 10.0 and est not in ("k3", "k3+"):
+            continue
         lp = logp.clone().requires_grad_(True)
-        v = kl(lp, est, clamp)
+        v = kl(lp, est, clamp, value_clamp)
         (g,) = torch.autograd.grad((v * mask).sum(), lp)
         rewards = (-0.05 * v.detach() * mask)
-        kls.append({"estimator": est, "clamp": clamp, "value": v.detach().flatten().tolist(),
+        kls.append({"estimator": est, "clamp": clamp, "valueClamp": value_clamp if value_clamp is not None else False, "value": v.detach().flatten().tolist(),
                     "grad": g.flatten().tolist(), "tokenRewards": rewards.flatten().tolist()})
 
 out = {
