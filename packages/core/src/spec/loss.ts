@@ -31,7 +31,7 @@ export interface PolicyLoss {
 export interface AggregationContext {
   /** Response tokens in the global batch. */
   totalTokens: number;
-  /** Rows in the global batch. */
+  /** Rows with response tokens in the global batch. */
   totalSequences: number;
   /** The constant divisor of `seq-mean-token-sum-norm` (max response length). */
   maxResponseLength: number;
