@@ -15,7 +15,7 @@ import {
   type Setup,
   TabularPolicy,
   updateStep,
-} from './test-utils/tabular';
+} from '@rftkit/test-kit';
 
 // f is the only wrong letter and rare, so groups are mostly all-correct at T=1.
 const THETA = [1.5, 1, 0.5, 0, -0.5, -1.5];

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { clipCovSelection, createClipCov } from './clip-cov';
 import { tokenCovariances } from './covariance';
 import { createKlCov, klCovSelection } from './kl-cov';
-import { disposeContext, handContext } from './test-utils/context';
+import { disposeContext, handContext } from '@rftkit/test-kit';
 
 // Five response tokens and one pad. mean A = 0.4, mean logp = −1.26, so
 // cov = [1.856, −2.784, −1.484, 1.036, −0.104]: tokens 0 and 3 lie in (1, 5).

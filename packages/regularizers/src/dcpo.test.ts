@@ -1,7 +1,7 @@
 import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { createDcpo } from './dcpo';
-import { augmentContext, createTabularEngine, makePrompts, softmax, TabularPolicy } from './test-utils/tabular';
+import { augmentContext, createTabularEngine, makePrompts, softmax, TabularPolicy } from '@rftkit/test-kit';
 import type { TrainBatch } from '@rftkit/core';
 
 const THETA = [1, 0.5, 0, -0.5, -1, 0.2];

@@ -3,7 +3,7 @@ import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { createEntropyAdv } from './entropy-adv';
-import { disposeContext, handContext } from './test-utils/context';
+import { disposeContext, handContext } from '@rftkit/test-kit';
 
 describeBackends('entropy-adv', () => {
   it('matches a hand computation: A + min(α·H, |A|/κ) on response tokens', async () => {

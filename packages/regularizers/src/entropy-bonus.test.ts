@@ -5,8 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAdaptiveEntropy } from './adaptive-entropy';
 import { createEntropyBonus } from './entropy-bonus';
-import { disposeContext, handContext } from './test-utils/context';
-import { createTabularEngine, mainBatch, makePrompts, TabularPolicy, updateStep } from './test-utils/tabular';
+import { disposeContext, handContext, createTabularEngine, mainBatch, makePrompts, TabularPolicy, updateStep } from '@rftkit/test-kit';
 
 describeBackends('entropy-bonus', () => {
   it('loss is −β·(token-mean entropy)', async () => {

@@ -3,7 +3,7 @@ import { describeBackends, expectNoLeaks } from '@rftkit/tensor/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect, it } from 'vitest';
 import { createKlPenalty } from './kl-penalty';
-import { disposeContext, handContext } from './test-utils/context';
+import { disposeContext, handContext } from '@rftkit/test-kit';
 
 describeBackends('kl-penalty', () => {
   it('k3: coef · token-mean of e^{ref−logp} − (ref−logp) − 1', async () => {

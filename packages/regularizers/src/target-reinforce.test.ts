@@ -3,7 +3,7 @@ import { Registry, type Sampler } from '@rftkit/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { regularizerDefinitions } from './index';
 import { createTargetReinforce, resolveSampler } from './target-reinforce';
-import { augmentContext, createTabularEngine, mainBatch, makePrompts, softmax, TabularPolicy, updateStep } from './test-utils/tabular';
+import { augmentContext, createTabularEngine, mainBatch, makePrompts, softmax, TabularPolicy, updateStep } from '@rftkit/test-kit';
 
 /** A frozen teacher policy as the target distribution. */
 function teacherSampler(theta: number[]): Sampler {

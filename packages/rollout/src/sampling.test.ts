@@ -1,7 +1,7 @@
 import { OptionsError, parseOptions, Rng, RftError } from '@rftkit/core';
 import { describe, expect, it } from 'vitest';
 import { defaultSampling, logSoftmaxAt, samplingDistribution, sampleToken, samplingSchema } from './sampling';
-import { chiSquareTest } from './test-utils/stats';
+import { chiSquareTest } from '@rftkit/test-kit';
 
 const off = { temperature: 1, topK: 0, topP: 1, minP: 0 };
 const kept = (probs: Float64Array) => [...probs.keys()].filter((i) => probs[i]! > 0);

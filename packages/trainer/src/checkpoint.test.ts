@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { CheckpointError, type Metrics } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BigramEngine, BigramPolicy } from './testing/bigram-policy';
-import { charReward, groupAdvantage, ppoClipLoss, tokenMean } from './testing/components';
+import { BigramEngine, BigramPolicy, charReward, groupAdvantage, ppoClipLoss, tokenMean } from '@rftkit/test-kit';
 import { testPrompts, testTokenizer as tok } from './testing/parts';
 import { createTrainer, resumeTrainer, type TrainerOptions } from './trainer';
 

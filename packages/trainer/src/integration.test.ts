@@ -11,7 +11,7 @@ import { createAggregator, createPpoClipLoss } from '@rftkit/losses';
 import { createCharTokenizer, createTransformerPolicy } from '@rftkit/policy';
 import { createAepo, createKlPenalty } from '@rftkit/regularizers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { charReward } from './testing/components';
+import { charReward } from '@rftkit/test-kit';
 import { createTrainer, resumeTrainer, type TrainerOptions } from './trainer';
 
 const tokenizer = createCharTokenizer({ alphabet: 'ab' });

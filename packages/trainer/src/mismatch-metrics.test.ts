@@ -4,8 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { optimizerSchema } from './config';
 import { rolloutMismatchMetrics } from './mismatch-metrics';
 import { AdamOptimizer } from './optimizer';
-import { BigramEngine, BigramPolicy, charTokenizer } from './testing/bigram-policy';
-import { ppoClipLoss, tokenMean } from './testing/components';
+import { BigramEngine, BigramPolicy, charTokenizer, ppoClipLoss, tokenMean } from '@rftkit/test-kit';
 import { runUpdate } from './update';
 
 describe('rolloutMismatchMetrics', () => {

@@ -6,8 +6,7 @@ import { CheckpointError, type Metrics, type PromptRecord, type Regularizer } fr
 import { selectBackend } from '@rftkit/tensor';
 import { describeBackends, expectAllClose } from '@rftkit/tensor/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BigramEngine, BigramPolicy, charTokenizer } from './testing/bigram-policy';
-import { charReward, entropyBonus, groupAdvantage, ppoClipLoss, tokenMean } from './testing/components';
+import { BigramEngine, BigramPolicy, charTokenizer, charReward, entropyBonus, groupAdvantage, ppoClipLoss, tokenMean } from '@rftkit/test-kit';
 import { createTrainer, resumeTrainer, type TrainerOptions } from './trainer';
 
 const tok = charTokenizer('ab');

@@ -4,8 +4,7 @@ import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/
 import { expect, it } from 'vitest';
 import { optimizerSchema } from './config';
 import { AdamOptimizer } from './optimizer';
-import { BigramEngine, BigramPolicy, charTokenizer } from './testing/bigram-policy';
-import { entropyBonus, ppoClipLoss, reinforceLoss, tokenMean } from './testing/components';
+import { BigramEngine, BigramPolicy, charTokenizer, entropyBonus, ppoClipLoss, reinforceLoss, tokenMean } from '@rftkit/test-kit';
 import { hostTokenStats } from './token-stats';
 import { runUpdate, type UpdateInput } from './update';
 

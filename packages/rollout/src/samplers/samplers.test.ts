@@ -3,7 +3,7 @@ import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/
 import { describe, expect, it } from 'vitest';
 import { createRolloutEngine } from '../engine';
 import { logSoftmaxAt, samplingDistribution } from '../sampling';
-import { chiSquareTest } from '../test-utils/stats';
+import { chiSquareTest } from '@rftkit/test-kit';
 import { bigram, forcedTable, prompts, sampling, softTable, V } from '../test-utils/fixtures';
 import { createMixtureSampler, createReferenceSampler, createTemperedSampler, createTruncatedSampler, samplerDefinitions } from './index';
 

@@ -1,6 +1,6 @@
 // Shared fixtures of the engine and sampler tests.
 import { Rng, type PromptRecord, type SamplingParams } from '@rftkit/core';
-import { type BigramPolicy, charTokenizer, createBigramPolicy } from './bigram-policy';
+import { charTokenizer, createTableBigramPolicy, type TableBigramPolicy } from '@rftkit/test-kit';
 import { logSoftmaxAt, sampleToken } from '../sampling';
 
 export const tokenizer = charTokenizer('ab');
@@ -29,8 +29,8 @@ export function forcedTable(): Float32Array {
   return t;
 }
 
-export function bigram(table = softTable(), maxSeqLen = 64): BigramPolicy {
-  return createBigramPolicy({ tokenizer, table, maxSeqLen });
+export function bigram(table = softTable(), maxSeqLen = 64): TableBigramPolicy {
+  return createTableBigramPolicy({ tokenizer, table, maxSeqLen });
 }
 
 export const prompts = (...texts: string[]): PromptRecord[] => texts.map((prompt, i) => ({ id: `p${i}`, prompt }));

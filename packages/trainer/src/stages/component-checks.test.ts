@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type AdvantageEstimator, ComponentError, type Regularizer, ShapeError } from '@rftkit/core';
 import { describeBackends } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
-import { groupAdvantage } from '../testing/components';
+import { groupAdvantage } from '@rftkit/test-kit';
 import { testParts } from '../testing/parts';
 import { runStepStages } from './step';
 

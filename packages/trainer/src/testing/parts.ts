@@ -4,8 +4,7 @@ import type { TrainerConfigInput } from '../config';
 import { AdamOptimizer } from '../optimizer';
 import type { TrainerParts } from '../stages/parts';
 import { createScorer } from '../stages/score';
-import { BigramEngine, BigramPolicy, charTokenizer } from './bigram-policy';
-import { charReward, groupAdvantage, ppoClipLoss, tokenMean } from './components';
+import { BigramEngine, BigramPolicy, charTokenizer, charReward, groupAdvantage, ppoClipLoss, tokenMean } from '@rftkit/test-kit';
 
 export const testTokenizer = charTokenizer('ab');
 export const testPrompts: PromptRecord[] = Array.from({ length: 6 }, (_, i) => ({ id: `p${i}`, prompt: i % 2 ? 'ab' : 'ba' }));

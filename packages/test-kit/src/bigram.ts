@@ -18,25 +18,6 @@ import {
   type TokenStats,
 } from '@rftkit/core';
 
-export function charTokenizer(alphabet: string): Tokenizer {
-  const chars = [...new Set(alphabet)];
-  const index = new Map(chars.map((c, i) => [c, i + 3]));
-  return {
-    id: 'char',
-    vocabSize: chars.length + 3,
-    padId: 0,
-    bosId: 1,
-    eosId: 2,
-    encode: (text) => [...text].map((c) => index.get(c) ?? 0),
-    decode: (ids) =>
-      Array.from(ids)
-        .filter((i) => i > 2)
-        .map((i) => chars[i - 3] ?? '')
-        .join(''),
-    toJSON: () => ({ type: 'char', alphabet }),
-  };
-}
-
 let counter = 0;
 
 export class BigramPolicy implements Policy {

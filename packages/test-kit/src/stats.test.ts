@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { chiSquareSurvival, chiSquareTest } from './stats';
 
-const golden = JSON.parse(readFileSync(new URL('../__fixtures__/chi-square.json', import.meta.url), 'utf8')) as Array<{
+const golden = JSON.parse(readFileSync(new URL('./__fixtures__/chi-square.json', import.meta.url), 'utf8')) as Array<{
   x: number;
   df: number;
   p: number;

@@ -24,6 +24,7 @@ import {
   type UpdateContext,
 } from '@rftkit/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { charTokenizer } from './char-tokenizer';
 
 export const LETTERS = 'abcdef';
 const SPECIAL = 3; // pad 0, bos 1, eos 2
@@ -31,20 +32,7 @@ export const VOCAB = SPECIAL + LETTERS.length;
 /** Logit of the special tokens: never sampled (probability ≈ e^-30). */
 const OFF = -30;
 
-export const tokenizer: Tokenizer = {
-  id: 'letters',
-  vocabSize: VOCAB,
-  padId: 0,
-  bosId: 1,
-  eosId: 2,
-  encode: (text) => [...text].map((c) => LETTERS.indexOf(c) + SPECIAL),
-  decode: (ids) =>
-    Array.from(ids)
-      .filter((i) => i >= SPECIAL)
-      .map((i) => LETTERS[i - SPECIAL] ?? '')
-      .join(''),
-  toJSON: () => ({ type: 'letters' }),
-};
+export const tokenizer: Tokenizer = charTokenizer(LETTERS);
 
 export function softmax(logits: ArrayLike<number>, temperature = 1): number[] {
   const z = Array.from(logits, (x) => x / temperature);

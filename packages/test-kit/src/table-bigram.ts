@@ -1,45 +1,21 @@
-// A policy whose next-token logits depend only on the last token (a fixed bigram table),
-// so every rollout quantity can be computed by hand in tests.
+// A policy whose next-token logits depend only on the last token (a fixed bigram table,
+// not trainable) that records what it was asked, so every rollout quantity can be
+// computed by hand in tests.
 import type { DecodeSession, ForwardInput, Policy, TokenStats, Tokenizer } from '@rftkit/core';
 import * as tf from '@tensorflow/tfjs-core';
 
-/** pad 0, bos 1, eos 2, then the alphabet's characters in order. */
-export function charTokenizer(alphabet: string): Tokenizer {
-  const chars = [...new Set(alphabet)];
-  const ids = new Map(chars.map((c, i) => [c, i + 3]));
-  return {
-    id: 'test-char',
-    vocabSize: chars.length + 3,
-    padId: 0,
-    bosId: 1,
-    eosId: 2,
-    encode: (text) =>
-      [...text].map((c) => {
-        const id = ids.get(c);
-        if (id === undefined) throw new Error(`unknown char ${c}`);
-        return id;
-      }),
-    decode: (tokens) =>
-      Array.from(tokens)
-        .filter((t) => t >= 3)
-        .map((t) => chars[t - 3])
-        .join(''),
-    toJSON: () => ({ alphabet: chars.join('') }),
-  };
-}
-
-export interface BigramPolicy extends Policy {
+export interface TableBigramPolicy extends Policy {
   /** `[vocab * vocab]`: row = previous token, column = next token. */
   readonly table: Float32Array;
   /** What each `startDecode` received (host copies) and every token fed to `step`. */
   readonly calls: { prompts: Int32Array[]; masks: Float32Array[]; maxNewTokens: number[]; fed: Int32Array[] };
 }
 
-export function createBigramPolicy(options: { tokenizer: Tokenizer; table: Float32Array; maxSeqLen?: number }): BigramPolicy {
+export function createTableBigramPolicy(options: { tokenizer: Tokenizer; table: Float32Array; maxSeqLen?: number }): TableBigramPolicy {
   const { tokenizer, table } = options;
   const V = tokenizer.vocabSize;
   if (table.length !== V * V) throw new Error('table must be [vocab * vocab]');
-  const calls: BigramPolicy['calls'] = { prompts: [], masks: [], maxNewTokens: [], fed: [] };
+  const calls: TableBigramPolicy['calls'] = { prompts: [], masks: [], maxNewTokens: [], fed: [] };
   const nextLogits = (prev: Int32Array): tf.Tensor2D => {
     const out = new Float32Array(prev.length * V);
     prev.forEach((p, r) => {
@@ -47,7 +23,7 @@ export function createBigramPolicy(options: { tokenizer: Tokenizer; table: Float
     });
     return tf.tensor2d(out, [prev.length, V]);
   };
-  const policy: BigramPolicy = {
+  const policy: TableBigramPolicy = {
     id: 'bigram',
     tokenizer,
     maxSeqLen: options.maxSeqLen ?? 64,

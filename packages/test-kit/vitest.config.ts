@@ -1,0 +1,3 @@
+import { packageTestConfig } from '../../vitest.base.ts';
+
+export default packageTestConfig();
