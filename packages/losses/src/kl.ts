@@ -77,7 +77,7 @@ export const klDefinitions: ComponentDefinition[] = klEstimators.map((name) =>
     id: name,
     family: 'kl',
     description: DESCRIPTIONS[name],
-    schema: z.object({ clamp: clampField }).strict(),
+    schema: z.strictObject({ clamp: clampField }),
     build: ({ clamp }): KlEstimator => estimator(name, clamp),
   }),
 ) as ComponentDefinition[];
@@ -88,23 +88,21 @@ export const klFactory = defineComponent({
   family: 'kl',
   description: 'Any KL estimator by option.',
   schema: z
-    .object({
+    .strictObject({
       estimator: z.enum(klEstimators).default('k3').describe('Which estimator.'),
       clamp: clampField,
-    })
-    .strict(),
+    }),
   build: ({ estimator: name, clamp }): KlEstimator => estimator(name, clamp),
 });
 
 export const createKlEstimator = klFactory.create;
 
 const klRewardSchema = z
-  .object({
+  .strictObject({
     coef: z.number().min(0).describe('KL coefficient β: reward −= β·KL on each response token.'),
     estimator: z.enum(klEstimators).default('k1').describe('Which estimator (k1 is the usual in-reward choice).'),
     clamp: clampField,
-  })
-  .strict();
+  });
 
 /**
  * KL folded into the reward: per-token rewards −coef·KL(logp, refLogp) on response tokens

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { referenceOf } from './errors';
 import { extractBoxed, mathAnswersEqual } from './math-answer';
 
-export const boxedMathSchema = z.object({
+export const boxedMathSchema = z.strictObject({
   requireBoxed: z
     .boolean()
     .default(true)

@@ -3,7 +3,7 @@ import type { RewardFunction } from '@rftkit/core';
 import { z } from 'zod';
 import { referenceOf } from './errors';
 
-export const exactMatchSchema = z.object({
+export const exactMatchSchema = z.strictObject({
   trim: z.boolean().default(true).describe('Ignore leading/trailing whitespace.'),
   collapseWhitespace: z.boolean().default(true).describe('Treat any run of whitespace as one space.'),
   caseSensitive: z.boolean().default(true).describe('Compare letter case.'),

@@ -3,7 +3,7 @@ import type { RewardFunction } from '@rftkit/core';
 import { z } from 'zod';
 
 export const formatSchema = z
-  .object({
+  .strictObject({
     pattern: z.string().optional().describe('Regular expression the completion must match (anchor it yourself).'),
     flags: z.string().default('').describe("RegExp flags for `pattern`, e.g. 's' so '.' matches newlines."),
     tags: z

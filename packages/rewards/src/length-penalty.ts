@@ -3,7 +3,7 @@ import type { RewardFunction } from '@rftkit/core';
 import { z } from 'zod';
 import { type RewardInputWithLength, lengthUnitSchema, responseLength } from './length';
 
-export const lengthPenaltySchema = z.object({
+export const lengthPenaltySchema = z.strictObject({
   target: z.number().int().min(0).default(0).describe('Lengths up to this are not penalised.'),
   coefficient: z.number().min(0).default(0.01).describe('Penalty per unit of length beyond `target`.'),
   maxPenalty: z.number().positive().default(1).describe('The penalty is capped at −maxPenalty.'),

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { RewardError, referenceOf } from './errors';
 import { Rational } from './rational';
 
-export const numericMatchSchema = z.object({
+export const numericMatchSchema = z.strictObject({
   extract: z
     .enum(['last', 'whole'])
     .default('last')

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { type RewardInputWithLength, lengthUnitSchema, responseLength } from './length';
 
 export const overlongPenaltySchema = z
-  .object({
+  .strictObject({
     maxLength: z.number().int().positive().describe('L_max: length at which the penalty reaches −1 (required).'),
     buffer: z.number().int().positive().describe('L_cache: width of the linear ramp before L_max (required).'),
     unit: lengthUnitSchema,

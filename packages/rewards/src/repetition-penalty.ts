@@ -2,7 +2,7 @@ import { defineComponent } from '@rftkit/core';
 import type { RewardFunction } from '@rftkit/core';
 import { z } from 'zod';
 
-export const repetitionPenaltySchema = z.object({
+export const repetitionPenaltySchema = z.strictObject({
   ngramSize: z.number().int().min(1).default(3).describe('n of the n-grams compared.'),
   unit: z
     .enum(['words', 'chars'])

@@ -11,14 +11,14 @@ const rewardFunctionSchema = z.custom<RewardFunction>(
 );
 const refSchema = z.union([
   z.string().min(1),
-  z.object({ use: z.string().min(1), with: z.record(z.string(), z.unknown()).optional() }),
+  z.strictObject({ use: z.string().min(1), with: z.record(z.string(), z.unknown()).optional() }),
 ]);
 
 export const weightedSchema = z
-  .object({
+  .strictObject({
     terms: z
       .array(
-        z.object({
+        z.strictObject({
           name: z.string().min(1).describe('Component name, logged as reward/<name>.'),
           weight: z.number().finite().default(1).describe('Weight of this term in the sum.'),
           reward: z.union([rewardFunctionSchema, refSchema]).describe('A reward function or a reward id/reference.'),

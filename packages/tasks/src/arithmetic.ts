@@ -6,7 +6,7 @@ import { type Expr, type Op, atom, combine } from './expression';
 import { generateDistinct, testFractionSchema } from './split';
 
 export const arithmeticSchema = z
-  .object({
+  .strictObject({
     operands: z.number().int().min(2).max(6).default(3).describe('Numbers per expression.'),
     maxOperand: z.number().int().min(1).max(99).default(9).describe('Operands are drawn from [0, maxOperand].'),
     ops: z

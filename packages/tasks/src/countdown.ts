@@ -7,7 +7,7 @@ import { enumerateCountdownSolutions, reachableValues, verifyCountdown } from '.
 import { generateDistinct, testFractionSchema } from './split';
 
 export const countdownSchema = z
-  .object({
+  .strictObject({
     numbers: z.number().int().min(3).max(4).default(3).describe('How many numbers each problem gives (3 or 4).'),
     minNumber: z.number().int().min(1).max(99).default(1).describe('Smallest given number.'),
     maxNumber: z.number().int().min(1).max(99).default(12).describe('Largest given number.'),

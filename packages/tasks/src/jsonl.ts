@@ -92,10 +92,10 @@ export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}
 
 const rewardRefSchema = z.union([
   z.string().min(1),
-  z.object({ use: z.string().min(1), with: z.record(z.string(), z.unknown()).optional() }),
+  z.strictObject({ use: z.string().min(1), with: z.record(z.string(), z.unknown()).optional() }),
 ]);
 
-export const jsonlTaskSchema = z.object({
+export const jsonlTaskSchema = z.strictObject({
   path: z.string().min(1).describe('JSONL file of prompts (required).'),
   testPath: z.string().min(1).optional().describe('Separate JSONL file for the test split; otherwise `path` is split by testFraction.'),
   baseDir: z.string().optional().describe('Folder relative paths resolve against (default: the working directory).'),

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { generateDistinct, testFractionSchema } from './split';
 
 export const sortDigitsSchema = z
-  .object({
+  .strictObject({
     minLength: z.number().int().min(2).max(30).default(3).describe('Fewest digits in a prompt.'),
     maxLength: z.number().int().min(2).max(30).default(8).describe('Most digits in a prompt.'),
     descending: z.boolean().default(false).describe('Sort from largest to smallest digit.'),
