@@ -11,11 +11,10 @@ export const gpgAdvantage = defineComponent({
   family: 'advantage',
   description: 'GPG: α·(r − group mean)/F with α = rows / rows with nonzero reward.',
   schema: z
-    .object({
+    .strictObject({
       fNorm: z.number().positive().default(1).describe('Constant divisor F.'),
       singletonGroups: knobFields.singletonGroups,
-    })
-    .strict(),
+    }),
   build: ({ fNorm, singletonGroups }): AdvantageEstimator =>
     knobEstimator(
       'gpg',

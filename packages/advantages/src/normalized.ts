@@ -26,7 +26,7 @@ export const knobFields = {
     ),
 };
 
-export const normalizedSchema = z.object(knobFields).strict();
+export const normalizedSchema = z.strictObject(knobFields);
 export type NormalizedOptions = z.output<typeof normalizedSchema>;
 
 /**

@@ -11,7 +11,7 @@ export const opoAdvantage = defineComponent({
   id: 'opo',
   family: 'advantage',
   description: 'OPO: r − length-weighted group mean of the rewards.',
-  schema: z.object({}).strict(),
+  schema: z.strictObject({}),
   build: (): AdvantageEstimator => ({
     id: 'opo',
     compute(input: AdvantageInput) {

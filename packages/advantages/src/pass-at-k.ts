@@ -12,12 +12,11 @@ export const passAtKAdvantage = defineComponent({
   family: 'advantage',
   description: 'pass@k-oriented: only the best of a group gets (r_max − r_2nd)/(group std + eps).',
   schema: z
-    .object({
+    .strictObject({
       normalize: z.boolean().default(true).describe('Divide by the group std + eps.'),
       eps: z.number().min(0).default(1e-6).describe('Added to the std before dividing.'),
       biasedStd: z.boolean().default(false).describe('Use the biased (n) std instead of the unbiased (n−1) one.'),
-    })
-    .strict(),
+    }),
   build: ({ normalize, eps, biasedStd }): AdvantageEstimator => ({
     id: 'pass-at-k',
     compute(input: AdvantageInput) {

@@ -9,7 +9,7 @@ export const grpoAdvantage = defineComponent({
   id: 'grpo',
   family: 'advantage',
   description: 'GRPO: (r − group mean) / (group std + eps), broadcast over the response.',
-  schema: z.object({ eps, biasedStd, singletonGroups }).strict(),
+  schema: z.strictObject({ eps, biasedStd, singletonGroups }),
   build: (o): AdvantageEstimator => knobEstimator('grpo', { ...o, mean: 'group', std: 'group', leaveOneOut: false }),
 });
 
@@ -18,7 +18,7 @@ export const drGrpoAdvantage = defineComponent({
   id: 'dr-grpo',
   family: 'advantage',
   description: 'Dr.GRPO: r − group mean (no std division).',
-  schema: z.object({ singletonGroups }).strict(),
+  schema: z.strictObject({ singletonGroups }),
   build: (o): AdvantageEstimator =>
     knobEstimator('dr-grpo', { ...o, mean: 'group', std: 'none', leaveOneOut: false, eps: 0, biasedStd: false }),
 });
@@ -28,7 +28,7 @@ export const batchStdAdvantage = defineComponent({
   id: 'batch-std',
   family: 'advantage',
   description: '(r − group mean) / (batch std + eps): group baseline, batch-level scale.',
-  schema: z.object({ eps, biasedStd, singletonGroups }).strict(),
+  schema: z.strictObject({ eps, biasedStd, singletonGroups }),
   build: (o): AdvantageEstimator => knobEstimator('batch-std', { ...o, mean: 'group', std: 'batch', leaveOneOut: false }),
 });
 
@@ -37,7 +37,7 @@ export const rlooAdvantage = defineComponent({
   id: 'rloo',
   family: 'advantage',
   description: 'RLOO: r − mean of the other rewards of the group (leave-one-out baseline).',
-  schema: z.object({ singletonGroups }).strict(),
+  schema: z.strictObject({ singletonGroups }),
   build: (o): AdvantageEstimator =>
     knobEstimator('rloo', { ...o, mean: 'group', std: 'none', leaveOneOut: true, eps: 0, biasedStd: false }),
 });

@@ -13,8 +13,7 @@ export const reinforcePlusPlusAdvantage = defineComponent({
   family: 'advantage',
   description: 'REINFORCE++: discounted token returns (score on the last token), whitened over the batch.',
   schema: z
-    .object({ gamma: z.number().min(0).max(1).default(1).describe('Discount factor of the token returns.') })
-    .strict(),
+    .strictObject({ gamma: z.number().min(0).max(1).default(1).describe('Discount factor of the token returns.') }),
   build: ({ gamma }): AdvantageEstimator => ({
     id: 'reinforce++',
     compute(input: AdvantageInput) {
@@ -52,7 +51,7 @@ export const reinforcePlusPlusBaselineAdvantage = defineComponent({
   id: 'reinforce++-baseline',
   family: 'advantage',
   description: 'REINFORCE++-baseline: (r − group mean) broadcast to tokens, whitened over the batch.',
-  schema: z.object({ singletonGroups: knobFields.singletonGroups }).strict(),
+  schema: z.strictObject({ singletonGroups: knobFields.singletonGroups }),
   build: ({ singletonGroups }): AdvantageEstimator => ({
     id: 'reinforce++-baseline',
     compute(input: AdvantageInput) {

@@ -39,8 +39,21 @@ export interface ComponentDefinition<
 }
 
 /**
+ * A plain `z.object` (no catchall) made strict, so a misspelt option fails instead of being
+ * dropped. `z.looseObject` / `.loose()` / `.catchall()` are an explicit opt-out and are kept;
+ * other schemas (unions, refined or transformed objects) are used as given.
+ */
+function strictByDefault<S extends z.ZodType>(schema: S): S {
+  const def = (schema as unknown as { _zod?: { def?: { type?: string; catchall?: unknown } } })._zod?.def;
+  if (def?.type !== 'object' || def.catchall !== undefined) return schema;
+  return (schema as unknown as z.ZodObject).strict() as unknown as S;
+}
+
+/**
  * Defines a component: `build` receives options already validated and defaulted by
  * `schema`. Errors in options name the component and field (see `OptionsError`).
+ * A plain `z.object` schema rejects unknown keys (see `strictByDefault`); pass
+ * `z.looseObject(...)` to accept and keep them.
  */
 export function defineComponent<TFamily extends ComponentFamily, TSchema extends z.ZodType, TComponent>(spec: {
   id: string;
@@ -49,13 +62,14 @@ export function defineComponent<TFamily extends ComponentFamily, TSchema extends
   schema: TSchema;
   build: (options: z.output<TSchema>) => TComponent;
 }): ComponentDefinition<TFamily, TSchema, TComponent> {
+  const schema = strictByDefault(spec.schema);
   return {
     id: spec.id,
     family: spec.family,
     description: spec.description,
-    schema: spec.schema,
+    schema,
     specVersion: SPEC_VERSION,
-    create: (options) => spec.build(parseOptions(`${spec.family}:${spec.id}`, spec.schema, options)),
+    create: (options) => spec.build(parseOptions(`${spec.family}:${spec.id}`, schema, options)),
   };
 }
 

@@ -65,7 +65,7 @@ function aggregatorDefinition(mode: AggregationMode) {
     id: mode,
     family: 'aggregation',
     description: DESCRIPTIONS[mode],
-    schema: z.object({}).strict(),
+    schema: z.strictObject({}),
     build: (): LossAggregator => ({
       id: mode,
       aggregate: (tokenLoss, mask, context) => aggregate(mode, tokenLoss, mask, context),
@@ -76,8 +76,7 @@ function aggregatorDefinition(mode: AggregationMode) {
 export const aggregationDefinitions: ComponentDefinition[] = aggregationModes.map(aggregatorDefinition) as ComponentDefinition[];
 
 const createAggregatorSchema = z
-  .object({ mode: z.enum(aggregationModes).default('token-mean').describe('How per-token losses are reduced.') })
-  .strict();
+  .strictObject({ mode: z.enum(aggregationModes).default('token-mean').describe('How per-token losses are reduced.') });
 
 /** `createAggregator({ mode })`: the aggregator of one mode (default `token-mean`). */
 export const aggregatorFactory = defineComponent({

@@ -12,7 +12,7 @@ export const cispoLoss = defineComponent({
   family: 'loss',
   description: 'CISPO: stop-gradient clipped importance weight × A × log π (no token is dropped).',
   schema: z
-    .object({
+    .strictObject({
       clipLow: z
         .number()
         .min(0)
@@ -20,8 +20,7 @@ export const cispoLoss = defineComponent({
         .default(1)
         .describe('ε_low: weight clipped below at 1 − ε_low (default 1 = no lower clip, as MiniMax-M1).'),
       clipHigh: z.number().min(0).default(0.28).describe('ε_high: weight clipped above at 1 + ε_high.'),
-    })
-    .strict(),
+    }),
   build: ({ clipLow, clipHigh }): PolicyLoss => ({
     id: 'cispo',
     compute({ logp, oldLogp, advantages, mask }: PolicyLossInput): PolicyLossOutput {

@@ -14,11 +14,10 @@ export const gspoLoss = defineComponent({
   family: 'loss',
   description: 'GSPO: clipped sequence-level geometric-mean ratio (use with seq-mean-token-mean).',
   schema: z
-    .object({
+    .strictObject({
       clipLow: z.number().min(0).max(1).default(3e-4).describe('ε_low on the sequence ratio (paper: 3e-4).'),
       clipHigh: z.number().min(0).default(4e-4).describe('ε_high on the sequence ratio (paper: 4e-4).'),
-    })
-    .strict(),
+    }),
   build: ({ clipLow, clipHigh }): PolicyLoss => ({
     id: 'gspo',
     compute({ logp, oldLogp, advantages, mask }: PolicyLossInput): PolicyLossOutput {

@@ -4,15 +4,14 @@ import { z } from 'zod';
 import { checkSameShape, clampedLogRatio, maskedFraction, ratioMetrics } from './tensor-utils';
 
 export const ppoClipSchema = z
-  .object({
+  .strictObject({
     clipLow: z.number().min(0).max(1).default(0.2).describe('ε_low: the ratio is clipped below at 1 − ε_low.'),
     clipHigh: z.number().min(0).default(0.2).describe('ε_high: the ratio is clipped above at 1 + ε_high (clip-higher: > ε_low).'),
     dualClip: z
       .union([z.number().gt(1), z.literal(false)])
       .default(3)
       .describe('Dual-clip c > 1: for A < 0 the loss is bounded by −c·A; false disables it.'),
-  })
-  .strict();
+  });
 
 /**
  * PPO-clip: L = max(−A·ρ, −A·clip(ρ, 1−ε_low, 1+ε_high)), ρ = exp(clamp(logp − old, ±20));

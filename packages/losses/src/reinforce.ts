@@ -8,7 +8,7 @@ export const reinforceLoss = defineComponent({
   id: 'reinforce',
   family: 'loss',
   description: 'Plain REINFORCE: −A·log π (no importance ratio, no clipping).',
-  schema: z.object({}).strict(),
+  schema: z.strictObject({}),
   build: (): PolicyLoss => ({
     id: 'reinforce',
     compute({ logp, oldLogp, advantages, mask }: PolicyLossInput): PolicyLossOutput {

@@ -6,11 +6,10 @@ import { createCharTokenizer } from './tokenizer';
 
 /** Options of the `transformer` policy component: model sizes plus the character alphabet. */
 export const transformerPolicySchema = z
-  .object({
+  .strictObject({
     ...transformerOptionsShape,
     alphabet: z.string().min(1).describe('Characters of the char tokenizer (ids 3… in order; pad 0, bos 1, eos 2).'),
   })
-  .strict()
   .superRefine(checkTransformerSizes)
   .transform(resolveSizes);
 

@@ -40,8 +40,7 @@ export const resolveSizes = <T extends Sizes>(o: T): T & { dFF: number } => ({ .
 
 /** Sizes of the transformer policy. JSON-able; saved in checkpoints as `config`. */
 export const transformerOptionsSchema = z
-  .object(transformerOptionsShape)
-  .strict()
+  .strictObject(transformerOptionsShape)
   .superRefine(checkTransformerSizes)
   .transform(resolveSizes);
 

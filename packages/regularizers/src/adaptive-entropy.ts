@@ -5,7 +5,7 @@ import { entropyBonusTerm } from './entropy-bonus';
 import { readEntropy } from './temperature-rule';
 
 export const adaptiveEntropySchema = z
-  .object({
+  .strictObject({
     targetEntropy: z.number().min(0).default(0.2).describe('Target entropy (Skywork-OR1: 0.2), in the units of `estimator`'),
     delta: z.number().gt(0).default(0.005).describe('Δ: coefficient change per step'),
     initialCoef: z.number().min(0).default(0).describe('Coefficient used at step 1'),

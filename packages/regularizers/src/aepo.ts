@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { appendWeightedRows, drawTargetRows, replaceFirstRows, takeFirstRows } from './target-rows';
 import { chooseTemperature, controllerState, parseControllerState, readEntropy, temperatureRuleShape } from './temperature-rule';
 
-export const aepoSchema = z.object({
+export const aepoSchema = z.strictObject({
   ...temperatureRuleShape,
   mode: z
     .enum(['replace', 'additive'])

@@ -7,7 +7,7 @@ import { createSelectionTracker } from './covariance-selection';
 import { stopGradient } from './detach';
 
 export const clipCovSchema = z
-  .object({
+  .strictObject({
     clipRatio: z.number().gt(0).max(1).default(2e-4).describe('Fraction of response tokens whose gradient is removed (verl clip_cov_ratio)'),
     lowerBound: z.number().default(1).describe('Only tokens with covariance > lowerBound are candidates (verl clip_cov_lb)'),
     upperBound: z.number().default(5).describe('Only tokens with covariance < upperBound are candidates (verl clip_cov_ub)'),

@@ -3,7 +3,7 @@ import type { JsonValue, Metrics, Regularizer, TrainBatch } from '@rftkit/core';
 import { z } from 'zod';
 import { chooseTemperature, controllerState, parseControllerState, readEntropy, temperatureRuleShape } from './temperature-rule';
 
-export const dcpoSchema = z.object({
+export const dcpoSchema = z.strictObject({
   ...temperatureRuleShape,
   correctThreshold: z.number().default(0.05).describe('A response is correct when its score > correctThreshold'),
   maxAlpha: z.number().gt(0).default(0.1).describe('α before normalisation is min(|H − H_est|, maxAlpha) / (fraction correct)'),

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { stopGradient } from './detach';
 
-export const entropyAdvSchema = z.object({
+export const entropyAdvSchema = z.strictObject({
   alpha: z.number().min(0).default(0.4).describe('α: scale of the entropy term α·H_t'),
   kappa: z.number().gt(1).default(2).describe('κ > 1: the bonus is capped at |A_t|/κ, so no advantage changes sign'),
 });

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { stopGradient } from './detach';
 
-export const entropyBonusSchema = z.object({
+export const entropyBonusSchema = z.strictObject({
   coef: z.number().min(0).default(1e-3).describe('β: weight of the entropy bonus (loss −β·H)'),
 });
 export type EntropyBonusOptions = z.input<typeof entropyBonusSchema>;

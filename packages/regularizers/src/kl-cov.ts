@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { maskCount, tokenCovariances, topKIndices } from './covariance';
 import { createSelectionTracker } from './covariance-selection';
 
-export const klCovSchema = z.object({
+export const klCovSchema = z.strictObject({
   kRatio: z.number().gt(0).max(1).default(2e-4).describe('Fraction of response tokens (largest covariance) that get the KL term (verl kl_cov_ratio)'),
   coef: z.number().min(0).default(1).describe('Weight of |logp − oldLogp| on the selected tokens (verl ppo_kl_coef)'),
 });

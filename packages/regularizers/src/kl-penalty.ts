@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { stopGradient } from './detach';
 
-export const klPenaltySchema = z.object({
+export const klPenaltySchema = z.strictObject({
   coef: z.number().min(0).default(1e-3).describe('β: weight of the KL term in the loss (verl kl_loss_coef default 0.001)'),
   estimator: z
     .enum(['k1', 'k2', 'k3', 'k3+', 'abs'])

@@ -7,12 +7,20 @@ import { appendWeightedRows, drawTargetRows, replaceFirstRows, takeFirstRows } f
 const isSampler = (v: unknown): v is Sampler =>
   typeof v === 'object' && v !== null && typeof (v as Sampler).sample === 'function' && typeof (v as Sampler).describe === 'function';
 
-export const samplerRefSchema = z.object({
-  use: z.enum(['tempered', 'truncated', 'mixture', 'reference']).describe('Sampler id from @rftkit/rollout'),
-  with: z.record(z.string(), z.unknown()).optional().describe("The sampler's options"),
-});
+export const samplerRefSchema = z
+  .strictObject({
+    use: z.enum(['tempered', 'truncated', 'mixture', 'reference']).describe('Sampler id from @rftkit/rollout'),
+    with: z.record(z.string(), z.unknown()).optional().describe("The sampler's options"),
+  })
+  // The sampler's own schema checks `with` here, so a config load (not only `create`) reports its typos.
+  .superRefine((ref, ctx) => {
+    const def = Array.isArray(samplerDefinitions) ? samplerDefinitions.find((d) => d.id === ref.use) : undefined;
+    const result = def?.schema.safeParse(ref.with ?? {});
+    if (!result || result.success) return;
+    for (const issue of result.error.issues) ctx.addIssue({ ...issue, path: ['with', ...issue.path] } as never);
+  });
 
-export const targetReinforceSchema = z.object({
+export const targetReinforceSchema = z.strictObject({
   target: z
     .union([samplerRefSchema, z.custom<Sampler>(isSampler, { message: 'expected {use, with} or a Sampler object' })])
     .default({ use: 'tempered', with: { temperature: 1.2 } })

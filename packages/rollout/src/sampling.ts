@@ -5,7 +5,7 @@ import { z } from 'zod';
  * Sampling parameters of a rollout. Defaults: plain ancestral sampling at T=1, 32 new
  * tokens, stop at eos only.
  */
-export const samplingSchema = z.object({
+export const samplingSchema = z.strictObject({
   temperature: z
     .number()
     .min(0)

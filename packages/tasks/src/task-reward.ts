@@ -2,7 +2,7 @@ import { defineComponent } from '@rftkit/core';
 import type { ComponentDefinition, RewardFunction, Task } from '@rftkit/core';
 import { z } from 'zod';
 
-const noOptions = z.object({}).strict();
+const noOptions = z.strictObject({});
 
 /**
  * A reward definition with id 'task' that returns `task.reward()`, so a config can name a

@@ -74,6 +74,15 @@ export async function loadRunConfigObject(
   applyOverrides(raw, late, context);
   const config = resolveRunConfig(raw, context);
   config.trainer.seed = config.seed;
+  const perStep = (config.trainer as { promptsPerStep?: number }).promptsPerStep;
+  if (perStep !== undefined && config.data.trainPrompts < perStep) {
+    throw new ConfigError(source, [
+      {
+        path: 'data.trainPrompts',
+        message: `${config.data.trainPrompts} is fewer than trainer.promptsPerStep (${perStep}); one step needs that many prompts`,
+      },
+    ]);
+  }
   if ('checkpoint' in config.policy) config.policy.checkpoint = resolve(baseDir, config.policy.checkpoint);
   config.components = config.components.map((m) => (m.startsWith('.') ? resolve(baseDir, m) : m));
   return { config, registries, name: config.name ?? configName(source), baseDir, source };

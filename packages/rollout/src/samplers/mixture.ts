@@ -15,7 +15,7 @@ import { isRowwiseEngine, type RowSampling } from '../engine';
 import { fmt, samplerStream } from './stream';
 
 export const mixtureSamplerSchema = z
-  .object({
+  .strictObject({
     temperatures: z
       .array(z.number().positive())
       .min(1)

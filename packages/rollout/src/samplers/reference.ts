@@ -2,7 +2,7 @@ import { defineComponent, RftError, type Sampler } from '@rftkit/core';
 import { z } from 'zod';
 import { fmt, samplerStream } from './stream';
 
-export const referenceSamplerSchema = z.object({
+export const referenceSamplerSchema = z.strictObject({
   temperature: z
     .number()
     .positive()

@@ -2,7 +2,7 @@ import { defineComponent, type Sampler } from '@rftkit/core';
 import { z } from 'zod';
 import { fmt, samplerStream } from './stream';
 
-export const temperedSamplerSchema = z.object({
+export const temperedSamplerSchema = z.strictObject({
   temperature: z
     .number()
     .positive()

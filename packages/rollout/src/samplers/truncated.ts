@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { samplingSchema } from '../sampling';
 import { fmt, samplerStream } from './stream';
 
-export const truncatedSamplerSchema = z.object({
+export const truncatedSamplerSchema = z.strictObject({
   temperature: z
     .number()
     .positive()
