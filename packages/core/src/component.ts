@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { parseOptions } from './options';
+import { parseOptions, strictOptions } from './options';
 
 /** The families of swappable components. A registry holds one family. */
 export type ComponentFamily =
@@ -41,6 +41,8 @@ export interface ComponentDefinition<
 /**
  * Defines a component: `build` receives options already validated and defaulted by
  * `schema`. Errors in options name the component and field (see `OptionsError`).
+ * A plain `z.object` schema is made strict: an unknown option (a typo) is an error that
+ * lists the allowed names, never silently dropped. Use `z.looseObject` to accept extra keys.
  */
 export function defineComponent<TFamily extends ComponentFamily, TSchema extends z.ZodType, TComponent>(spec: {
   id: string;
@@ -49,13 +51,14 @@ export function defineComponent<TFamily extends ComponentFamily, TSchema extends
   schema: TSchema;
   build: (options: z.output<TSchema>) => TComponent;
 }): ComponentDefinition<TFamily, TSchema, TComponent> {
+  const schema = strictOptions(spec.schema);
   return {
     id: spec.id,
     family: spec.family,
     description: spec.description,
-    schema: spec.schema,
+    schema,
     specVersion: SPEC_VERSION,
-    create: (options) => spec.build(parseOptions(`${spec.family}:${spec.id}`, spec.schema, options)),
+    create: (options) => spec.build(parseOptions(`${spec.family}:${spec.id}`, schema, options)),
   };
 }
 

@@ -7,12 +7,12 @@ import { appendWeightedRows, drawTargetRows, replaceFirstRows, takeFirstRows } f
 const isSampler = (v: unknown): v is Sampler =>
   typeof v === 'object' && v !== null && typeof (v as Sampler).sample === 'function' && typeof (v as Sampler).describe === 'function';
 
-export const samplerRefSchema = z.object({
-  use: z.enum(['tempered', 'truncated', 'mixture', 'reference']).describe('Sampler id from @rftkit/rollout'),
-  with: z.record(z.string(), z.unknown()).optional().describe("The sampler's options"),
+export const samplerRefSchema = z.strictObject({
+  use: z.string().min(1).describe("Sampler id: tempered, truncated, mixture, reference, or a config's own sampler"),
+  with: z.record(z.string(), z.unknown()).optional().describe("The sampler's options, validated by the sampler's schema"),
 });
 
-export const targetReinforceSchema = z.object({
+export const targetReinforceSchema = z.strictObject({
   target: z
     .union([samplerRefSchema, z.custom<Sampler>(isSampler, { message: 'expected {use, with} or a Sampler object' })])
     .default({ use: 'tempered', with: { temperature: 1.2 } })
