@@ -49,6 +49,17 @@ export function createReward(registries: RegistrySet, ref: ComponentRefConfig | 
   return ref ? (registries.reward.create(ref) as RewardFunction) : task.reward();
 }
 
+/**
+ * A regularizer whose `target` names a sampler `{ use, with }` gets the sampler built from
+ * the run's sampler registry, so samplers a config's `components` define can be targets too.
+ */
+function withSamplerTarget(ref: ComponentRefConfig, registries: RegistrySet): ComponentRefConfig {
+  const target = (ref.with as Record<string, unknown> | undefined)?.target as { use?: unknown; with?: Record<string, unknown> } | undefined;
+  if (!target || typeof target.use !== 'string' || !registries.sampler.has(target.use)) return ref;
+  const sampler = registries.sampler.create({ use: target.use, with: target.with ?? {} });
+  return { ...ref, with: { ...ref.with, target: sampler } };
+}
+
 /** Builds every component of a resolved run config (the backend must be selected first). */
 export async function compose(config: ResolvedRunConfig, registries: RegistrySet): Promise<Composition> {
   const task = createTask(registries, config.task);
@@ -56,7 +67,7 @@ export async function compose(config: ResolvedRunConfig, registries: RegistrySet
   const advantage = registries.advantage.create(config.advantage) as AdvantageEstimator;
   const loss = registries.loss.create(config.loss) as PolicyLoss;
   const aggregation = registries.aggregation.create(config.aggregation) as LossAggregator;
-  const regularizers = config.regularizers.map((r) => registries.regularizer.create(r) as Regularizer);
+  const regularizers = config.regularizers.map((r) => registries.regularizer.create(withSamplerTarget(r, registries)) as Regularizer);
   const policy = await createPolicy(config.policy, task);
   const needsReference = config.reference || regularizers.some((r) => r.needsReference);
   const reference = needsReference ? policy.clone({ trainable: false }) : undefined;

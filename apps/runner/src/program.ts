@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isRftError, type RftErrorCode } from '@rftkit/core';
 import { runEval } from './commands/eval';
@@ -42,10 +43,10 @@ function positiveInt(flag: string) {
   };
 }
 
-function positiveNumber(flag: string) {
+function nonNegativeNumber(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} must be a number > 0`);
+    if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a number ≥ 0 (0 = greedy)`);
     return n;
   };
 }
@@ -69,10 +70,14 @@ export interface ProgramHooks {
   signal?: AbortSignal;
 }
 
+/** The runner's package version, shown by `rft --version`. */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+
 /** The `rft` command line (commander). Actions write through `io`. */
 export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): Command {
   const program = new Command('rft')
     .description('Reinforcement fine-tuning of language-model policies, composed from a config file.')
+    .version(VERSION, '-V, --version', 'print the rft version')
     .showHelpAfterError('(add --help for usage)')
     .configureOutput({ writeOut: (s) => io.out(s.replace(/\n$/, '')), writeErr: (s) => io.err(s.replace(/\n$/, '')) })
     .exitOverride();
@@ -110,11 +115,12 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--samples <n>', 'samples per prompt (n)', positiveInt('--samples'), 16)
     .option('--k <list>', 'pass@k values, comma-separated', intList, [1, 4, 16])
     .option('--prompts <n>', 'test prompts', positiveInt('--prompts'), 100)
-    .option('--temperature <t>', "sampling temperature (default: the run's eval sampling, else 1)", positiveNumber('--temperature'))
+    .option('--temperature <t>', "sampling temperature; 0 = greedy (default: the run's eval sampling, else 1)", nonNegativeNumber('--temperature'))
+    .option('--json', 'print the result as one JSON object')
     .option('--seed <n>', "seed of prompts and samples (default: the run's seed)", seedValue)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .addOption(threadsOption())
-    .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string; threads?: number }) => {
+    .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string; threads?: number; json?: boolean }) => {
       await runEval(target, opts, io);
     });
 

@@ -9,10 +9,11 @@ const isSampler = (v: unknown): v is Sampler =>
 
 export const samplerRefSchema = z
   .strictObject({
-    use: z.enum(['tempered', 'truncated', 'mixture', 'reference']).describe('Sampler id from @rftkit/rollout'),
-    with: z.record(z.string(), z.unknown()).optional().describe("The sampler's options"),
+    use: z.string().min(1).describe("Sampler id: tempered, truncated, mixture, reference, or a config's own sampler"),
+    with: z.record(z.string(), z.unknown()).optional().describe("The sampler's options, validated by the sampler's schema"),
   })
-  // The sampler's own schema checks `with` here, so a config load (not only `create`) reports its typos.
+  // A built-in sampler's own schema checks `with` here, so a config load (not only `create`)
+  // reports its typos; a config's own sampler is checked by its registry entry when built.
   .superRefine((ref, ctx) => {
     const def = Array.isArray(samplerDefinitions) ? samplerDefinitions.find((d) => d.id === ref.use) : undefined;
     const result = def?.schema.safeParse(ref.with ?? {});

@@ -25,7 +25,10 @@ export interface EvalOptions {
   backend?: string;
   /** wasm backend threads (1–4); default: RFTKIT_WASM_THREADS, else the cores. */
   threads?: number;
+  /** Sampling temperature; 0 = greedy decoding (argmax). */
   temperature?: number;
+  /** Print the result as one JSON object on stdout instead of the table. */
+  json?: boolean;
   registries?: RegistrySet;
 }
 
@@ -39,7 +42,16 @@ interface Target {
 }
 
 async function readJson(path: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(path, 'utf8'));
+  } catch (cause) {
+    throw new ConfigError(path, [{ path: '', message: `unreadable JSON (${(cause as Error).message})` }]);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ConfigError(path, [{ path: '', message: 'expected a JSON object' }]);
+  }
+  return value as Record<string, unknown>;
 }
 
 /**
@@ -96,10 +108,13 @@ export async function runEval(path: string, options: EvalOptions, io: CliIO): Pr
   const k = options.k ?? [1, 4, 16];
   const promptCount = options.prompts ?? 100;
   const seed = options.seed ?? target.seed ?? 0;
-  const sampling = trainerSamplingSchema.parse({
-    ...target.sampling,
-    ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-  });
+  const recorded = trainerSamplingSchema.safeParse(target.sampling ?? {});
+  if (!recorded.success) {
+    throw new ConfigError(path, [{ path: 'trainer.eval.sampling', message: recorded.error.issues.map((i) => i.message).join('; ') }]);
+  }
+  // T = 0 decodes greedily (argmax), which the rollout engine supports directly.
+  const sampling = { ...recorded.data, ...(options.temperature !== undefined ? { temperature: options.temperature } : {}) };
+  const decoding = sampling.temperature === 0 ? 'greedy' : `T=${sampling.temperature}`;
   await selectBackend((options.backend ?? "auto") as "auto", { log: (m) => io.err(m), threads: options.threads });
   const task = createTask(registries, taskRef);
   const reward = createReward(registries, options.task !== undefined ? undefined : target.reward, task);
@@ -107,7 +122,7 @@ export async function runEval(path: string, options: EvalOptions, io: CliIO): Pr
   let policy: Policy | undefined;
   try {
     policy = await loadPolicy(target.policyDir);
-    io.err(`evaluating ${target.describe} on ${task.id} (test split): ${prompts.length} prompts × ${samples} samples, T=${sampling.temperature}`);
+    io.err(`evaluating ${target.describe} on ${task.id} (test split): ${prompts.length} prompts × ${samples} samples, ${decoding}`);
     const result = await evaluatePolicy({
       policy,
       prompts,
@@ -118,7 +133,11 @@ export async function runEval(path: string, options: EvalOptions, io: CliIO): Pr
       seed,
       onProgress: (done, total) => io.err(`  ${done}/${total} prompts`),
     });
-    io.out(formatEval(result));
+    io.out(
+      options.json
+        ? JSON.stringify({ target: target.describe, task: task.id, decoding, sampling, seed, ...result })
+        : `${formatEval(result)}\n(decoding: ${decoding})`,
+    );
     return result;
   } finally {
     policy?.dispose();

@@ -15,6 +15,26 @@ export async function readConfigFile(path: string): Promise<Record<string, unkno
 }
 
 export function parseConfigText(text: string, source: string): Record<string, unknown> {
+  try {
+    return parseConfigValue(text, source);
+  } catch (cause) {
+    if (cause instanceof ConfigError) throw cause;
+    // Alias bombs, very deep nesting and the like: the file is not a config we can read.
+    throw new ConfigError(source, [{ path: '', message: `unreadable config (${(cause as Error)?.message ?? String(cause)})` }]);
+  }
+}
+
+const MAX_DEPTH = 64;
+
+function depthOf(value: unknown, limit: number): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  if (limit <= 0) return 1;
+  let max = 0;
+  for (const v of Object.values(value)) max = Math.max(max, depthOf(v, limit - 1));
+  return max + 1;
+}
+
+function parseConfigValue(text: string, source: string): Record<string, unknown> {
   let value: unknown;
   if (extname(source).toLowerCase() === '.json') {
     try {
@@ -30,7 +50,10 @@ export function parseConfigText(text: string, source: string): Record<string, un
         doc.errors.map((e) => ({ path: '', message: `invalid YAML: ${e.message.split('\n')[0]}` })),
       );
     }
-    value = doc.toJS();
+    value = doc.toJS({ maxAliasCount: 1000 });
+  }
+  if (depthOf(value, MAX_DEPTH + 1) > MAX_DEPTH) {
+    throw new ConfigError(source, [{ path: '', message: `nested deeper than ${MAX_DEPTH} levels` }]);
   }
   if (value === null || value === undefined) value = {};
   if (typeof value !== 'object' || Array.isArray(value)) {

@@ -24,6 +24,10 @@ export function parseOverride(arg: string): Override {
       { path: text, message: 'malformed path; write keys with dots and indices in brackets: regularizers[0].with.alpha' },
     ]);
   }
+  const reserved = path.find((p) => p === '__proto__' || p === 'constructor' || p === 'prototype');
+  if (reserved !== undefined) {
+    throw new ConfigError(`--set ${arg}`, [{ path: text, message: `'${String(reserved)}' is not a config field` }]);
+  }
   const raw = arg.slice(eq + 1);
   let value: unknown;
   try {

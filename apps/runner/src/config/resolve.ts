@@ -42,6 +42,7 @@ export interface ResolvedRunConfig {
   regularizers: ComponentRefConfig[];
   trainer: Record<string, unknown>;
   components: string[];
+  allowPackageComponents: boolean;
 }
 
 /** Config keys holding one component, and the family each is looked up in. */
@@ -97,6 +98,17 @@ export function describeIssues(
           message: "expected { checkpoint: <folder> } or { use: 'transformer', with: { ... } }",
         });
       }
+    } else if (issue.code === 'invalid_union' && issue.errors && issue.errors.length > 0) {
+      // "Invalid input" says nothing: report the branch that got furthest (its deepest issue).
+      const depth = (branch: ZodIssueLike[]) => Math.max(...branch.map((i) => i.path.length));
+      const best = issue.errors.reduce((a, b) => (depth(b) > depth(a) ? b : a));
+      if (best.length > 0 && depth(best) > 0) {
+        out.push(...describeIssues(best.map((i) => ({ ...i, path: [...at, ...i.path] })), schema, prefix, raw));
+      } else {
+        out.push({ path: formatPath([...prefix, ...at]), message: issue.message });
+      }
+    } else if (issue.code === 'invalid_type' && typeof getAtPath(raw, at) === 'number') {
+      out.push({ path: formatPath([...prefix, ...at]), message: 'must be a finite number' });
     } else {
       out.push({ path: formatPath([...prefix, ...at]), message: issue.message });
     }
@@ -142,7 +154,9 @@ export function resolveOptions(
   }
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
-    issues.push(...describeIssues(parsed.error.issues as unknown as ZodIssueLike[], schema, at, options));
+    // Unknown top-level keys are reported above already (strict schemas report them again).
+    const rest = (parsed.error.issues as unknown as ZodIssueLike[]).filter((i) => !(bad && i.code === 'unrecognized_keys' && i.path.length === 0));
+    issues.push(...describeIssues(rest, schema, at, options));
     return undefined;
   }
   return bad ? undefined : (parsed.data as Record<string, unknown>);

@@ -1,5 +1,6 @@
-import { dirname, resolve } from 'node:path';
-import { ConfigError } from '@rftkit/core';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError, type FieldIssue } from '@rftkit/core';
 import { transformerOptionsSchema } from '@rftkit/policy';
 import { trainerConfigSchema } from '@rftkit/trainer';
 import type { z } from 'zod';
@@ -67,23 +68,74 @@ export async function loadRunConfigObject(
   if (!Array.isArray(modules) || !modules.every((m) => typeof m === 'string')) {
     throw new ConfigError(source, [{ path: 'components', message: 'expected a list of module paths, e.g. [./my-components.js]' }]);
   }
+  checkComponentSpecifiers(modules, raw.allowPackageComponents === true, source);
   await registerUserComponents(registries, modules, baseDir);
   if (late.some((o) => o.path[0] === 'trainer' && o.path[1] === 'seed')) {
     throw new ConfigError('--set trainer.seed', [{ path: 'trainer.seed', message: 'set the run seed with --set seed=N' }]);
   }
   applyOverrides(raw, late, context);
-  const config = resolveRunConfig(raw, context);
-  config.trainer.seed = config.seed;
-  const perStep = (config.trainer as { promptsPerStep?: number }).promptsPerStep;
-  if (perStep !== undefined && config.data.trainPrompts < perStep) {
-    throw new ConfigError(source, [
-      {
-        path: 'data.trainPrompts',
-        message: `${config.data.trainPrompts} is fewer than trainer.promptsPerStep (${perStep}); one step needs that many prompts`,
-      },
-    ]);
+  let config: ResolvedRunConfig;
+  try {
+    config = resolveRunConfig(raw, context);
+  } catch (e) {
+    throw e instanceof ConfigError && overrides.length > 0 ? blameOverrides(e, source, overrides) : e;
   }
-  if ('checkpoint' in config.policy) config.policy.checkpoint = resolve(baseDir, config.policy.checkpoint);
-  config.components = config.components.map((m) => (m.startsWith('.') ? resolve(baseDir, m) : m));
+  config.trainer.seed = config.seed;
+  const issues: FieldIssue[] = [];
+  const perStep = config.trainer.promptsPerStep;
+  if (typeof perStep === 'number' && config.data.trainPrompts < perStep) {
+    issues.push({
+      path: 'data.trainPrompts',
+      message: `${config.data.trainPrompts} is fewer than trainer.promptsPerStep (${perStep}); a step needs that many distinct prompts`,
+    });
+  }
+  if ('checkpoint' in config.policy) {
+    config.policy.checkpoint = resolve(baseDir, config.policy.checkpoint);
+    if (!existsSync(config.policy.checkpoint)) {
+      issues.push({ path: 'policy.checkpoint', message: `no such folder: ${config.policy.checkpoint} (relative paths resolve against the config file)` });
+    }
+  }
+  // A task's data file, like every path in a config, is relative to the config file.
+  const taskPath = config.task.with.path;
+  if (typeof taskPath === 'string' && !isAbsolute(taskPath)) config.task.with.path = resolve(baseDir, taskPath);
+  if (issues.length > 0) throw new ConfigError(source, issues);
+  config.components = config.components.map((m) => (isFilePath(m) ? resolve(baseDir, m) : m));
   return { config, registries, name: config.name ?? configName(source), baseDir, source };
+}
+
+const isFilePath = (specifier: string): boolean => specifier.startsWith('./') || specifier.startsWith('../') || isAbsolute(specifier);
+
+/**
+ * Component modules are code the run executes: only file paths are imported, unless the
+ * config sets `allowPackageComponents: true` (then package names are allowed too). URLs
+ * (`data:`, `file:`, `http:`) and `node:` built-ins are never imported.
+ */
+function checkComponentSpecifiers(modules: readonly string[], allowPackages: boolean, source: string): void {
+  const issues: FieldIssue[] = [];
+  modules.forEach((m, i) => {
+    const path = m.split('#')[0] ?? '';
+    if (isFilePath(path)) return;
+    const scheme = /^[a-z][a-z0-9+.-]*:/i.test(path);
+    if (!scheme && allowPackages) return;
+    issues.push({
+      path: `components[${i}]`,
+      message: scheme
+        ? `'${m}' is a URL or built-in module; components must be file paths (./mine.js, ../lib/mine.js)`
+        : `'${m}' is a package name; components must be file paths (./mine.js), or set allowPackageComponents: true to import packages`,
+    });
+  });
+  if (issues.length > 0) throw new ConfigError(source, issues);
+}
+
+/** Issues at a field a `--set` wrote are reported against that `--set`, not the file. */
+function blameOverrides(error: ConfigError, source: string, overrides: readonly Override[]): ConfigError {
+  const byPath = (path: string) =>
+    [...overrides].reverse().find((o) => path === o.text || path.startsWith(`${o.text}.`) || path.startsWith(`${o.text}[`));
+  const issues = error.issues.map((i) => {
+    const o = byPath(i.path);
+    return o ? { ...i, message: `${i.message} (from --set ${o.text}=${JSON.stringify(o.value)})` } : i;
+  });
+  const blamed = error.issues.map((i) => byPath(i.path)).filter((o) => o !== undefined);
+  const names = [...new Set(blamed.map((o) => `--set ${o.text}=${JSON.stringify(o.value)}`))];
+  return new ConfigError(names.length === error.issues.length || blamed.length === error.issues.length ? names.join(', ') : `${source} with ${names.join(', ') || 'its --set overrides'}`, issues);
 }

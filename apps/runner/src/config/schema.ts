@@ -28,6 +28,9 @@ export const policyConfigSchema = z.union([
 
 export type PolicyConfig = z.output<typeof policyConfigSchema>;
 
+/** Prompts are generated before the first step; more than this would stall for minutes. */
+export const MAX_PROMPTS = 1_000_000;
+
 /** Families a config names components of, with the config key that holds them. */
 export const COMPONENT_KEYS = ['task', 'reward', 'advantage', 'loss', 'aggregation'] as const;
 
@@ -37,7 +40,12 @@ export const COMPONENT_KEYS = ['task', 'reward', 'advantage', 'loss', 'aggregati
  */
 export function createRunConfigSchema<T extends z.ZodType>(trainerSchema: T) {
   return z.strictObject({
-    name: z.string().optional().describe('Run name; default: the config file name.'),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain folder name (letters, digits, . _ -; no slashes or ..)')
+      .max(128)
+      .optional()
+      .describe('Run name (a plain folder name under runs/); default: the config file name.'),
     seed: z.number().int().min(0).max(0xffffffff).default(0).describe('The run seed; every random draw derives from it.'),
     backend: z
       .enum(BACKEND_NAMES as unknown as ['auto', 'tensorflow', 'wasm', 'cpu'])
@@ -47,11 +55,18 @@ export function createRunConfigSchema<T extends z.ZodType>(trainerSchema: T) {
     policy: policyConfigSchema,
     data: z
       .strictObject({
-        trainPrompts: z.number().int().positive().default(2000).describe("Prompts generated from the task's train split."),
+        trainPrompts: z
+          .number()
+          .int()
+          .positive()
+          .max(MAX_PROMPTS, `at most ${MAX_PROMPTS} prompts (prompts are generated up front)`)
+          .default(2000)
+          .describe(`Prompts generated from the task's train split (at most ${MAX_PROMPTS}).`),
         testPrompts: z
           .number()
           .int()
           .min(0)
+          .max(MAX_PROMPTS, `at most ${MAX_PROMPTS} prompts (prompts are generated up front)`)
           .default(200)
           .describe('Prompts generated from the test split (evaluation uses the first trainer.eval.prompts).'),
       })
@@ -70,7 +85,11 @@ export function createRunConfigSchema<T extends z.ZodType>(trainerSchema: T) {
     components: z
       .array(z.string().min(1))
       .default([])
-      .describe('Modules with user components (`./mine.js` or `./mine.js#export`), relative to the config file.'),
+      .describe('Modules with user components (`./mine.js` or `./mine.js#export`), relative to the config file. They run as code.'),
+    allowPackageComponents: z
+      .boolean()
+      .default(false)
+      .describe('Let `components` name installed packages too (default: file paths only).'),
   });
 }
 
