@@ -1,19 +1,16 @@
+import { recordInvocation } from './invocation';
 import { runCli } from './program';
+import { type StopWatch, watchStopSignals } from './signals';
 
 const argv = process.argv.slice(2);
-const controller = new AbortController();
-if (argv[0] === 'train') {
-  // First Ctrl-C: the trainer finishes its step, saves a checkpoint, and the report is
-  // written. Second Ctrl-C: exit at once. Other commands keep the default (exit at once).
-  let interrupts = 0;
-  process.on('SIGINT', () => {
-    interrupts += 1;
-    if (interrupts === 1) controller.abort();
-    else process.exit(130);
-  });
-}
+recordInvocation(argv);
+// `rft train` stops cleanly on SIGINT, SIGTERM and SIGHUP (see signals.ts); other commands
+// keep the default (exit at once).
+const stops: StopWatch | undefined = argv[0] === 'train' ? watchStopSignals() : undefined;
 
-const code = await runCli(argv, undefined, { signal: controller.signal });
+let code = await runCli(argv, undefined, { signal: stops?.signal });
+// A run stopped by a signal exits 128 + its number once the checkpoint and report are written.
+if (code === 0 && stops?.exitCode() !== undefined) code = stops.exitCode() as number;
 process.exitCode = code;
 // Pending handles (wasm runtime, timers) must not keep a finished command alive.
 setImmediate(() => process.exit(code));

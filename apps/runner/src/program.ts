@@ -130,10 +130,11 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .argument('<config>', 'SFT config, e.g. configs/sft-countdown.yaml')
     .option('--set <path=value>', 'override a config field (repeatable)', collect, [])
     .option('--out <dir>', "policy folder (default: the config's out)")
+    .option('--force', 'overwrite an existing policy folder')
     .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
     .addOption(threadsOption())
-    .action(async (config: string, opts: { set: string[]; out?: string; backend?: string; threads?: number }) => {
-      await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads }, io);
+    .action(async (config: string, opts: { set: string[]; out?: string; backend?: string; threads?: number; force?: boolean }) => {
+      await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads, force: opts.force }, io);
     });
 
   registerReproduceCommand(program, io);

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@rftkit/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEval } from './commands/eval';
 import { runSft } from './commands/sft';
@@ -48,6 +49,18 @@ describe('rft sft / rft eval', () => {
     expect(evaluated.passAtK['pass@1']).toBeCloseTo(evaluated.avgAtN, 10);
     expect(evaluated.passAtK['pass@2']!).toBeGreaterThanOrEqual(evaluated.passAtK['pass@1']!);
     expect(evalLines.join('\n')).toMatch(/^avg@2\s+\d+\.\d%$/m);
+  });
+
+  it('refuses to overwrite an existing policy folder without --force, naming the folder and the flag', async () => {
+    const out = join(root, 'existing');
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'policy.json'), '{"kept": true}\n');
+    const err = await runSft(config, { sets: ['sft.steps=1'], out, backend }, { out: () => {}, err: () => {} }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.code).toBe('E_CONFIG');
+    expect(err.message).toContain(out);
+    expect(err.message).toContain('--force');
+    expect(await readFile(join(out, 'policy.json'), 'utf8')).toBe('{"kept": true}\n');
   });
 
   it('rejects an sft config with a bad field', async () => {

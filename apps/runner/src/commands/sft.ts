@@ -1,3 +1,4 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, Rng, writeFileAtomic } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
@@ -17,6 +18,8 @@ export interface SftCommandOptions {
   threads?: number;
   /** Overrides the config's `out`. */
   out?: string;
+  /** Replace an existing policy folder at `out` (refused otherwise). */
+  force?: boolean;
 }
 
 export interface SftResult {
@@ -34,6 +37,15 @@ export interface SftResult {
 export async function runSft(configPath: string, options: SftCommandOptions, io: CliIO): Promise<SftResult> {
   const { config, registries } = await loadSftConfig(configPath, { sets: options.sets, backend: options.backend });
   if (options.out) config.out = options.out;
+  // The shipped base checkpoints are `rft sft` outputs: never replace a folder by accident.
+  if (!options.force && existsSync(config.out) && readdirSync(config.out).length > 0) {
+    throw new ConfigError(options.out ? '--out' : configPath, [
+      {
+        path: options.out ? '--out' : 'out',
+        message: `${displayPath(config.out)} already exists; add --force to overwrite it, or choose another folder with --out`,
+      },
+    ]);
+  }
   await selectBackend(config.backend, { log: (m) => io.err(m), threads: options.threads });
   const task = createTask(registries, config.task);
   if (!task.solve) {

@@ -7,11 +7,13 @@ import { createTrainer, type RunSummary } from '@rftkit/trainer';
 import { compose } from '../compose';
 import type { ResolvedRunConfig } from '../config/resolve';
 import { loadRunConfig } from '../config/run-config';
+import { resumeCommand } from '../invocation';
 import type { CliIO } from '../io';
 import { createLineProgress, formatDuration, type Progress } from '../progress';
 import type { StepRecord } from '../report/charts';
 import { writeReport } from '../report/html';
 import { formatSummaryTable, type SummaryRow } from '../report/summary';
+import { comparedDifferences, formatValue, portableConfig, type RunRuntime, type SavedRunConfig } from '../run-folder';
 
 export interface TrainOptions {
   /** `--set path=value` overrides. */
@@ -51,13 +53,15 @@ function timestamp(d = new Date()): string {
 /** Fields that may change when a run is resumed: more steps, another backend. */
 const RESUMABLE_CHANGES = new Set(['trainer.steps', 'backend']);
 
-function differences(a: unknown, b: unknown, path = ''): string[] {
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
-    return JSON.stringify(a) === JSON.stringify(b) ? [] : [path || '(root)'];
-  }
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].flatMap((k) =>
-    differences((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], Array.isArray(a) ? `${path}[${k}]` : path ? `${path}.${k}` : k),
+/** Backend and threads change a run's numbers (1 and 2 wasm threads part after ≈30 steps). */
+function warnRuntimeChange(before: RunRuntime, now: RunRuntime, io: CliIO): void {
+  const changes = (['backend', 'threads', 'simd'] as const)
+    .filter((k) => before[k] !== undefined && before[k] !== now[k])
+    .map((k) => `${k} ${String(before[k])} -> ${String(now[k] ?? '(none)')}`);
+  if (changes.length === 0) return;
+  io.err(
+    `WARNING: this run was trained with ${changes.join(', ')}; the resumed steps will not match an uninterrupted run ` +
+      `(pass --backend ${before.backend}${before.threads !== undefined ? ` --threads ${before.threads}` : ''} to keep it)`,
   );
 }
 
@@ -85,17 +89,20 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   const outDir = resolve(options.out ?? join('runs', `${name}-${timestamp()}`));
   const configFile = join(outDir, 'config.json');
   const hasRun = existsSync(join(outDir, 'checkpoints', 'latest'));
+  let saved: SavedRunConfig | undefined;
   if (options.resume) {
     if (!hasRun) {
       throw new ConfigError('--resume', [{ path: '--out', message: `${outDir} has no checkpoint to resume (checkpoints/latest is missing)` }]);
     }
     if (existsSync(configFile)) {
-      const saved = JSON.parse(await readFile(configFile, 'utf8')) as unknown;
-      const changed = differences(saved, config).filter((p) => !RESUMABLE_CHANGES.has(p));
+      saved = JSON.parse(await readFile(configFile, 'utf8')) as SavedRunConfig;
+      const changed = comparedDifferences(saved, config, loaded.baseDir).filter((d) => !RESUMABLE_CHANGES.has(d.path));
       if (changed.length > 0) {
-        throw new ConfigError('--resume', changed.map((p) => ({
-          path: p,
-          message: `differs from the run's config.json; a resumed run may only change ${[...RESUMABLE_CHANGES].join(', ')}`,
+        throw new ConfigError('--resume', changed.map((d) => ({
+          path: d.path,
+          message:
+            `is ${formatValue(d.current)} here but ${formatValue(d.saved)} in the run's config.json (${displayPath(configFile)}); ` +
+            `a resumed run may only change ${[...RESUMABLE_CHANGES].join(', ')}`,
         })));
       }
     }
@@ -107,7 +114,14 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   const parts = await compose(config, registries);
   const trainPrompts = parts.task.generate('train', config.data.trainPrompts, config.seed);
   const testPrompts = config.data.testPrompts > 0 ? parts.task.generate('test', config.data.testPrompts, config.seed) : [];
-  await writeFileAtomic(configFile, `${JSON.stringify(config, null, 2)}\n`);
+  const runtime: RunRuntime = {
+    backend: backend.name,
+    ...(backend.threads !== undefined ? { threads: backend.threads } : {}),
+    ...(backend.simd !== undefined ? { simd: backend.simd } : {}),
+  };
+  if (saved?.runtime) warnRuntimeChange(saved.runtime, runtime, io);
+  const savedConfig: SavedRunConfig = { ...portableConfig(config, loaded.baseDir), runtime };
+  await writeFileAtomic(configFile, `${JSON.stringify(savedConfig, null, 2)}\n`);
 
   const progress = options.progress ?? createLineProgress((l) => io.err(l));
   const started = Date.now();
@@ -136,7 +150,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
     },
   });
   const onAbort = () => {
-    progress.log('stopping after this step (a checkpoint will be saved); press Ctrl-C again to quit at once');
+    progress.log('stopping after this step (a checkpoint and the report will be written); interrupt again to quit at once');
     trainer.requestStop();
   };
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -176,7 +190,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   io.out(formatSummaryTable(report.summary));
   io.out('');
   if (summary.stopped) {
-    io.out(`stopped at step ${summary.steps}; continue with: rft train ${configPath} --out ${displayPath(outDir)} --resume`);
+    io.out(`stopped at step ${summary.steps}; continue with: ${resumeCommand(displayPath(outDir), { configPath, sets: options.sets })}`);
   }
   io.out(`report: ${displayPath(report.reportPath)}`);
   return { outDir, reportPath: report.reportPath, summary, table: report.summary, config };

@@ -9,6 +9,7 @@ import { displayPath, runTrain, stepRecords } from '../commands/train';
 import type { CliIO } from '../io';
 import { createLineProgress, formatDuration } from '../progress';
 import { type ComparisonReport, type SuiteRunResult, writeComparisonReport } from './report';
+import { sameRunConfig } from '../run-folder';
 import { type LoadedSuite, loadSuite, type SuiteRun } from './suite';
 
 export interface ReproduceOptions {
@@ -133,7 +134,7 @@ export async function runReproduce(suitePath: string, options: ReproduceOptions,
     const saved = existsSync(join(dir, 'config.json')) ? (JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as unknown) : undefined;
     // A finished run with exactly this config is kept; anything else goes through runTrain's
     // resume checks, which refuse a changed composition.
-    if (done >= steps && JSON.stringify(saved) === JSON.stringify(run.loaded.config)) return { dir, action: 'reused' as const };
+    if (done >= steps && sameRunConfig(saved, run.loaded.config, run.loaded.baseDir)) return { dir, action: 'reused' as const };
     return { dir, action: 'resumed' as const };
   };
 
