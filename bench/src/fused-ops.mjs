@@ -1,4 +1,4 @@
-// Per-op timing of core's fused ops against their composite forms, forward and
+// Per-op timing of @rftkit/tensor's fused ops against their composite forms, forward and
 // forward+backward, interleaved in one process: node bench/src/fused-ops.mjs [backend]
 import * as tf from '@tensorflow/tfjs-core';
 import {

@@ -2,7 +2,7 @@ import { dense as coreDense } from '@rftkit/tensor';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * `x [N, in] · w [in, out] + b [out]`: core's fused dense op (on wasm one SIMD kernel each
+ * `x [N, in] · w [in, out] + b [out]`: @rftkit/tensor's fused dense op (on wasm one SIMD kernel each
  * way, the bias seeding the matmul); callers flatten batch and time into rows.
  */
 export function dense(x: tf.Tensor2D, w: tf.Tensor, b?: tf.Tensor): tf.Tensor2D {
@@ -19,14 +19,14 @@ export function lookup(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
 }
 
 /**
- * LayerNorm over the last axis (eps 1e-5, biased variance, as torch): core's fused op, one
+ * LayerNorm over the last axis (eps 1e-5, biased variance, as torch): @rftkit/tensor's fused op, one
  * kernel each way on wasm and cpu instead of ≈9 forward and ≈20 backward.
  */
 export { layerNorm } from '@rftkit/tensor';
 
 /**
  * GELU, tanh approximation (GPT-2; torch `gelu(approximate='tanh')`), as `x · σ(2u)`:
- * core's fused op (one SIMD kernel each way on wasm, instead of ≈6 forward and ≈15
+ * @rftkit/tensor's fused op (one SIMD kernel each way on wasm, instead of ≈6 forward and ≈15
  * backward).
  */
 export { gelu } from '@rftkit/tensor';

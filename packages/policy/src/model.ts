@@ -148,7 +148,7 @@ export function forwardLogits(
       k = rotateHeads(k, rope, dm);
     }
     collect?.push({ k, v });
-    // Causal, padded keys hidden; core's fused op (one SIMD kernel each way on wasm).
+    // Causal, padded keys hidden; @rftkit/tensor's fused op (one SIMD kernel each way on wasm).
     const att = tf.reshape(attention(q, k, v, maskF, { heads: dm.heads, causal: true }), [B * T, dm.d]) as tf.Tensor2D;
     x = tf.add(x, dense(att, P[`${p}attn.wo`]!, P[`${p}attn.bo`]!));
     x = mlpResidual(x, P, i);

@@ -12,7 +12,7 @@ export type Weights = Record<string, tf.Tensor>;
 /**
  * `x [N, in]` through the HF `nn.Linear` `name` (`.weight` `[out, in]`, optional `.bias`):
  * a matmul with the weight as transposed operand, then the bias. Measured on wasm (512×256
- * by 256×768, forward and backward) this is as fast as or faster than core's fused `dense`
+ * by 256×768, forward and backward) this is as fast as or faster than @rftkit/tensor's fused `dense`
  * on a pre-transposed copy (the SIMD matmul transposes its operand in 4×4 register blocks),
  * so weights stay in the HF layout: no transposes at load, export or getWeights.
  */
@@ -21,7 +21,7 @@ export function linear(W: Weights, name: string, x: tf.Tensor2D, bias: boolean):
   return bias ? tf.add(y, W[`${name}.bias`]!) : y;
 }
 
-/** `x [N, in]` through GPT-2's `Conv1D` `name` (`.weight` `[in, out]`, `.bias`): core's fused dense. */
+/** `x [N, in]` through GPT-2's `Conv1D` `name` (`.weight` `[in, out]`, `.bias`): @rftkit/tensor's fused dense. */
 export function conv1d(W: Weights, name: string, x: tf.Tensor2D): tf.Tensor2D {
   return dense(x, W[`${name}.weight`]!, W[`${name}.bias`]!);
 }
@@ -32,7 +32,7 @@ export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
 }
 
-/** LayerNorm with gain and bias (GPT-2): core's fused op at eps 1e-5. */
+/** LayerNorm with gain and bias (GPT-2): @rftkit/tensor's fused op at eps 1e-5. */
 export function layerNormEps(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
   return layerNorm(x, gamma, beta, eps);
 }

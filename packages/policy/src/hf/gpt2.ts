@@ -1,6 +1,6 @@
 // GPT-2 (GPT2LMHeadModel): learned positions, pre-LayerNorm blocks, a fused q/k/v
 // projection, GELU (tanh approximation) MLP, LM head tied to the token embeddings. Its
-// Conv1D weights are stored `[in, out]` (core's fused dense); an untied lm_head is an nn.Linear.
+// Conv1D weights are stored `[in, out]` (@rftkit/tensor's fused dense); an untied lm_head is an nn.Linear.
 import * as tf from '@tensorflow/tfjs-core';
 import type { HfModelConfig } from '@rftkit/hf';
 import { lookup } from '../layers';
