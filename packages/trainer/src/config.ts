@@ -54,6 +54,31 @@ export const evalSchema = strictObject({
     .describe('Test prompts per evaluation rollout (bounds its memory); does not change results.'),
 });
 
+/**
+ * Corrections for the gap between the rollout engine's distribution μ (`logpT1`) and the
+ * trainer's old policy π_old on the same tokens (docs/components/corrections.md). All off.
+ */
+export const rolloutCorrectionSchema = strictObject({
+  tokenIs: z.boolean().default(false).describe('Token-level truncated importance sampling: weight min(π_old/μ, tokenIsCap) on the policy loss.'),
+  tokenIsCap: z.number().positive().default(2).describe('Cap C of the token weight (TRL vllm_importance_sampling_cap).'),
+  seqMask: z.boolean().default(false).describe('Drop sequences whose geometric-mean ratio exp(mean_t log(π_old/μ)) leaves [seqMaskLow, seqMaskHigh].'),
+  seqMaskLow: z.number().positive().default(0.5),
+  seqMaskHigh: z.number().positive().default(2),
+  tokenMask: z.boolean().default(false).describe('IcePop: drop tokens whose ratio π_old/μ leaves [1/tokenMaskBound, tokenMaskBound].'),
+  tokenMaskBound: z.number().gt(1).default(2),
+});
+
+/** DAPO dynamic sampling: drop groups whose rewards all agree and refill from more prompts. */
+export const dynamicSamplingSchema = strictObject({
+  enabled: z.boolean().default(false),
+  maxRolloutRounds: z
+    .number()
+    .int()
+    .min(0)
+    .default(3)
+    .describe('Extra rollout rounds per step to refill dropped groups; when spent, the step trains on the groups it has.'),
+});
+
 export const trainerConfigSchema = strictObject({
   steps: z.number().int().min(0).default(100).describe('Trainer steps (one rollout batch each).'),
   seed: z.number().int().min(0).max(0xffffffff).default(0).describe('Run seed; every random draw derives from it.'),
@@ -72,6 +97,9 @@ export const trainerConfigSchema = strictObject({
   eval: evalSchema.default(evalSchema.parse({})),
   checkpointEvery: z.number().int().min(0).default(0).describe('Save a checkpoint every N steps (and at the end); 0 = only at the end.'),
   keepCheckpoints: z.number().int().positive().default(3).describe('Checkpoints kept on disk (oldest pruned).'),
+  rolloutCorrection: rolloutCorrectionSchema.default(rolloutCorrectionSchema.parse({})),
+  dynamicSampling: dynamicSamplingSchema.default(dynamicSamplingSchema.parse({})),
+  overlongFilter: z.boolean().default(false).describe("Mask responses cut at maxNewTokens (finishReason 'length') out of the loss (DAPO)."),
 }).superRefine((c, ctx) => {
   // The batch-size relations verl asserts: a micro-batch within a mini-batch, a mini-batch
   // within the step's rollout (otherwise one optimizer step silently covers fewer rows).
@@ -90,6 +118,14 @@ export const trainerConfigSchema = strictObject({
       message: `${c.miniBatchSamples} is larger than the rows of a step, promptsPerStep × samplesPerPrompt = ${c.promptsPerStep} × ${c.samplesPerPrompt} = ${rows}; set miniBatchSamples ≤ ${rows}`,
     });
   }
+  const rc = c.rolloutCorrection;
+  if (rc.seqMaskLow >= rc.seqMaskHigh) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['rolloutCorrection', 'seqMaskLow'],
+      message: `${rc.seqMaskLow} is not below seqMaskHigh (${rc.seqMaskHigh}); set seqMaskLow < seqMaskHigh`,
+    });
+  }
   const n = c.eval.samplesPerPrompt;
   c.eval.k.forEach((k, i) => {
     if (k > n) {
@@ -105,3 +141,4 @@ export const trainerConfigSchema = strictObject({
 export type TrainerConfig = z.output<typeof trainerConfigSchema>;
 export type TrainerConfigInput = z.input<typeof trainerConfigSchema>;
 export type OptimizerConfig = z.output<typeof optimizerSchema>;
+export type RolloutCorrectionConfig = z.output<typeof rolloutCorrectionSchema>;

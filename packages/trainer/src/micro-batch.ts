@@ -29,6 +29,10 @@ export interface MicroBatchInput {
   /** Old log-probs `[batch.rows * seqLen]`; undefined: this forward is the old policy's (its detached logp is used). */
   oldLogp: Float32Array | undefined;
   refLogp: Float32Array | undefined;
+  /** Rollout-correction weight per token on the policy loss `[batch.rows * seqLen]` (rollout-correction.ts). */
+  tokenWeights?: Float32Array;
+  /** Response mask of the loss `[batch.rows * seqLen]` when corrections mask tokens; entropy and KL metrics keep the batch's. */
+  lossMask?: Float32Array;
   /** First pass: also return per-row entropy/nll sums and the reference KL sum. */
   firstPass: boolean;
   info: StepInfo;
@@ -87,7 +91,9 @@ export function microBatchGradients(input: MicroBatchInput): MicroBatchResult {
     const shape: [number, number] = [n, seqLen];
     const tokens = tf.tensor2d(sliceRows(batch.tokens, micro, seqLen), shape, 'int32');
     const attentionMask = tf.tensor2d(sliceRows(batch.attentionMask, micro, seqLen), shape);
-    const mask = tf.tensor2d(sliceRows(batch.responseMask, micro, seqLen), shape);
+    const responseMask = tf.tensor2d(sliceRows(batch.responseMask, micro, seqLen), shape);
+    const mask = input.lossMask ? tf.tensor2d(sliceRows(input.lossMask, micro, seqLen), shape) : responseMask;
+    const tokenWeights = input.tokenWeights ? tf.tensor2d(sliceRows(input.tokenWeights, micro, seqLen), shape) : undefined;
     const hostOld = input.oldLogp ? tf.tensor2d(sliceRows(input.oldLogp, micro, seqLen), shape) : undefined;
     const refLogp = input.refLogp ? tf.tensor2d(sliceRows(input.refLogp, micro, seqLen), shape) : undefined;
     const advantages = tf.tensor2d(sliceRows(batch.advantages, micro, seqLen), shape);
@@ -116,6 +122,7 @@ export function microBatchGradients(input: MicroBatchInput): MicroBatchResult {
       checkShape(lossName, step, 'tokenLoss', out.tokenLoss, tokenShape);
       for (const [k, v] of Object.entries(out.metrics)) kept.push([k, tf.keep(v)]);
       let tokenLoss = rowWeights ? tf.mul(out.tokenLoss, rowWeights) : out.tokenLoss;
+      if (tokenWeights) tokenLoss = tf.mul(tokenLoss, tokenWeights);
       for (const reg of regularizers) {
         if (!reg.tokenLoss) continue;
         const name = componentName('regularizer', reg.id);
@@ -138,11 +145,11 @@ export function microBatchGradients(input: MicroBatchInput): MicroBatchResult {
         kept.push(['approx_kl', tf.keep(kl as tf.Scalar)]);
       }
       if (input.firstPass) {
-        keptRows.entropy = tf.keep(tf.sum(tf.mul(stats.entropy, mask), 1) as tf.Tensor1D);
-        keptRows.nll = tf.keep(tf.sum(tf.mul(tf.neg(stats.logp), mask), 1) as tf.Tensor1D);
+        keptRows.entropy = tf.keep(tf.sum(tf.mul(stats.entropy, responseMask), 1) as tf.Tensor1D);
+        keptRows.nll = tf.keep(tf.sum(tf.mul(tf.neg(stats.logp), responseMask), 1) as tf.Tensor1D);
         if (refLogp) {
           const x = tf.sub(refLogp, stats.logp);
-          keptKlRef = tf.keep(tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(x), x), 1), mask)) as tf.Scalar);
+          keptKlRef = tf.keep(tf.sum(tf.mul(tf.sub(tf.sub(tf.exp(x), x), 1), responseMask)) as tf.Scalar);
         }
       }
       return total;

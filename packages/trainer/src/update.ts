@@ -13,6 +13,7 @@ import {
 } from '@rftkit/core';
 import { microBatchGradients } from './micro-batch';
 import { rolloutMismatchMetrics } from './mismatch-metrics';
+import { correctionEnabled, type LossCorrectionOptions, lossCorrection } from './rollout-correction';
 import { componentName } from './stages/component-checks';
 import { type AdamOptimizer, clipByGlobalNorm } from './optimizer';
 import { FirstPassTotals, MetricMeans } from './update-metrics';
@@ -41,6 +42,8 @@ export interface UpdateInput {
   gradClip: number;
   lr: number;
   info: StepInfo;
+  /** Rollout corrections and the overlong filter (rollout-correction.ts); off when absent. */
+  corrections?: LossCorrectionOptions;
 }
 
 /** Adds `grads` (by variable name) into `accum` (by variable index), disposing what it replaces. */
@@ -106,7 +109,8 @@ export function runUpdate(input: UpdateInput): Metrics {
   const variables = optimizer.variables;
   const means = new MetricMeans();
   const firstPass = new FirstPassTotals();
-  const rowTokens = responseTokensPerRow(batch);
+  const corrections = input.corrections ?? {};
+  const correcting = correctionEnabled(corrections);
   // Rows that regularizers added (e.g. AEPO's tempered rows) have another source; the
   // `_main` entropy metrics exclude them so a controller can read the main rollout alone.
   const isMain = Array.from({ length: rows }, (_, r) => batch.source[r] === 'main');
@@ -132,8 +136,13 @@ export function runUpdate(input: UpdateInput): Metrics {
     return order;
   };
   // Rows whose old log-probs come from their own first training forward (see `oldLogp`).
-  const reuseRows = input.oldLogp ? [] : shuffled(0).slice(0, input.miniBatchSamples);
+  // Corrections need every row's old log-probs before the first optimizer step.
+  const reuseRows = input.oldLogp || correcting ? [] : shuffled(0).slice(0, input.miniBatchSamples);
   const oldLogp = input.oldLogp ?? preUpdateLogp(input.policy, batch, reuseRows, input.microBatchSamples);
+  // Weights and masks from μ and π_old, fixed for every epoch and mini-batch of the step.
+  const correction = lossCorrection(batch, oldLogp, corrections);
+  const rowTokens = responseTokensPerRow(correction.lossMask ? { ...batch, responseMask: correction.lossMask } : batch);
+  const metricTokens = correction.lossMask ? responseTokensPerRow(batch) : rowTokens;
 
   for (let epoch = 0; epoch < input.epochs; epoch++) {
     const order = shuffled(epoch);
@@ -165,6 +174,8 @@ export function runUpdate(input: UpdateInput): Metrics {
           aggregation,
           oldLogp: reuse ? undefined : oldLogp,
           refLogp: input.refLogp,
+          ...(correction.tokenWeights && { tokenWeights: correction.tokenWeights }),
+          ...(correction.lossMask && { lossMask: correction.lossMask }),
           firstPass: epoch === 0,
           info,
         });
@@ -182,7 +193,7 @@ export function runUpdate(input: UpdateInput): Metrics {
         if (out.rowEntropy) firstPass.addRows('entropy', out.rowEntropy, micro, isMain);
         if (out.rowNll) firstPass.addRows('nll', out.rowNll, micro, isMain);
         for (const [k, x] of out.terms) termSums.set(k, (termSums.get(k) ?? 0) + x);
-        if (epoch === 0) firstPass.addTokens(micro, rowTokens, isMain);
+        if (epoch === 0) firstPass.addTokens(micro, metricTokens, isMain);
       }
       normSum += optimizerStep(optimizer, accum, input.gradClip, input.lr, (norm) => nonFinite('the gradient norm', norm, epoch, m0));
       for (const [k, x] of termSums) means.add(k, x, 1);
@@ -201,5 +212,6 @@ export function runUpdate(input: UpdateInput): Metrics {
     ...firstPass.metrics(input.refLogp !== undefined),
     // Every row's old log-probs are known once the first pass is over.
     ...rolloutMismatchMetrics(batch, oldLogp),
+    ...correction.metrics,
   };
 }

@@ -3,6 +3,7 @@
  *
  *   rolloutStage    (rollout.ts)     draw prompts, `beforeRollout` hooks, sample the main batch
  *   scoreStage      (score.ts)       the reward over every row → ScoredBatch (failures counted per step)
+ *   dynamicSamplingStage (dynamic-sampling.ts)  optional: drop constant-reward groups, refill
  *   advantageStage  (advantages.ts)  rewards → per-token advantages → TrainBatch
  *   regularizeStage (regularize.ts)  `augmentBatch` then `shapeAdvantages` hooks
  *   updateStage     (update.ts)      reference log-probs, learning rate, `runUpdate`
@@ -17,6 +18,7 @@ import type { Metrics } from '@rftkit/core';
 import { advantageStage } from './advantages';
 import { stepMetrics } from './metrics';
 import { now, type TrainerParts } from './parts';
+import { dynamicSamplingStage } from './dynamic-sampling';
 import { augmentContext, regularizeStage } from './regularize';
 import { rolloutStage } from './rollout';
 import { scoreStage } from './score';
@@ -25,8 +27,15 @@ import { updateStage } from './update';
 /** Runs step `step` (1-based) through every stage and returns its metrics row. */
 export async function runStepStages(parts: TrainerParts, step: number): Promise<Metrics> {
   const t0 = now();
-  const rollout = await rolloutStage(parts, step);
-  const scored = await scoreStage(parts, rollout.batch, step);
+  let rollout = await rolloutStage(parts, step);
+  let scored = await scoreStage(parts, rollout.batch, step);
+  let samplingMetrics: Metrics = {};
+  if (parts.config.dynamicSampling.enabled) {
+    const ds = await dynamicSamplingStage(parts, rollout, scored, step);
+    scored = ds.scored;
+    rollout = { ...rollout, prompts: ds.prompts, batch: ds.scored, seconds: rollout.seconds + ds.seconds };
+    samplingMetrics = ds.metrics;
+  }
   const advantages = advantageStage(parts.advantage, scored, step);
   const batch = await regularizeStage(parts.regularizers, advantages.batch, augmentContext(parts, rollout));
   // Every batch of the step is scored by now: stop here if the reward keeps failing.
@@ -37,7 +46,7 @@ export async function runStepStages(parts: TrainerParts, step: number): Promise<
     scored,
     rolloutSeconds: rollout.seconds,
     advantageMetrics: advantages.metrics,
-    updateMetrics: { ...update.metrics, ...rewardFailures },
+    updateMetrics: { ...samplingMetrics, ...update.metrics, ...rewardFailures },
     updateSeconds: update.seconds,
     batchRows: batch.rows,
   });

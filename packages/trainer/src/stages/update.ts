@@ -32,6 +32,7 @@ export function updateStage(
     gradClip: config.optimizer.gradClip,
     lr: learningRate(config.optimizer, info.step, config.steps),
     info,
+    corrections: { rolloutCorrection: config.rolloutCorrection, overlongFilter: config.overlongFilter },
   });
   return { metrics, seconds: now() - t0 };
 }
