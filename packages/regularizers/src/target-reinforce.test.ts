@@ -66,7 +66,7 @@ describe('target-reinforce', () => {
 
   it('resolves {use, with} through the rollout samplers', () => {
     expect(resolveSampler({ use: 'tempered', with: { temperature: 1.5 } }).id).toBe('tempered');
-    expect(() => createTargetReinforce({ target: { use: 'nope' as never } })).toThrow(/target/);
+    expect(() => createTargetReinforce({ target: { use: 'nope' as never } })).toThrow(/Unknown sampler 'nope'.*Available: mixture, reference, tempered, truncated/);
   });
 });
 
