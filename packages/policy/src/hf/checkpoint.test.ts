@@ -35,7 +35,7 @@ describeBackends('HF policy checkpoints', () => {
     expect(Object.keys(restored.getWeights()).sort()).toEqual(Object.keys(w).sort());
     expect(Object.keys(w)).toContain('model.embed_tokens.weight');
     const tokens = tf.tensor2d([[1, 5, 9, 3, 2]], undefined, 'int32');
-    const attentionMask = tf.ones([1, 5]);
+    const attentionMask = tf.ones([1, 5]) as tf.Tensor2D;
     const a = policy.forward({ tokens, attentionMask });
     const b = restored.forward({ tokens, attentionMask });
     expect(Array.from(b.dataSync())).toEqual(Array.from(a.dataSync()));
