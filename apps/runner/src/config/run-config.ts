@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ConfigError } from '@rftkit/core';
 import { transformerOptionsSchema } from '@rftkit/policy';
@@ -75,6 +76,15 @@ export async function loadRunConfigObject(
   const config = resolveRunConfig(raw, context);
   config.trainer.seed = config.seed;
   if ('checkpoint' in config.policy) config.policy.checkpoint = resolve(baseDir, config.policy.checkpoint);
+  if ('use' in config.policy && config.policy.use === 'hf') {
+    const w = config.policy.with;
+    if (!w.model.startsWith('hf:')) {
+      w.model = resolve(baseDir, w.model);
+      if (!existsSync(w.model)) {
+        throw new ConfigError(source, [{ path: 'policy.with.model', message: `no model folder at ${w.model} (a folder with config.json, or hf:org/name)` }]);
+      }
+    }
+  }
   config.components = config.components.map((m) => (m.startsWith('.') ? resolve(baseDir, m) : m));
   return { config, registries, name: config.name ?? configName(source), baseDir, source };
 }
