@@ -8,7 +8,7 @@ import {
   type RewardFunction,
   type Task,
 } from '@rftkit/core';
-import { createCharTokenizer, createTransformerPolicy, loadPolicy } from '@rftkit/policy';
+import { createCharTokenizer, createTransformerPolicy, loadHfPolicy, loadPolicy } from '@rftkit/policy';
 import type { ComponentRefConfig, PolicyConfig } from './config/schema';
 import type { RegistrySet, ResolvedRunConfig } from './config/resolve';
 
@@ -35,6 +35,7 @@ export function createTask(registries: RegistrySet, ref: ComponentRefConfig): Ta
  */
 export async function createPolicy(config: PolicyConfig, task: Task): Promise<Policy> {
   if ('checkpoint' in config) return loadPolicy(config.checkpoint);
+  if (config.use === 'hf') return loadHfPolicy(config.with.model, config.with);
   const alphabet = task.alphabet?.();
   if (!alphabet) {
     throw new ConfigError('policy', [

@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, type Policy, writeDirAtomic } from '@rftkit/core';
+import { HfTokenizer, parseHfConfig } from '@rftkit/hf';
+import { idsOnlyTokenizer } from './hf/load';
+import { archFor, createHfPolicy } from './hf/policy';
 import { createTransformerPolicy, type WeightMap } from './policy';
 import { tokenizerFromJSON } from './tokenizer';
 
@@ -126,6 +129,45 @@ function parseManifest(dir: string, text: string): PolicyManifest {
   return m as PolicyManifest;
 }
 
+/** An HF policy's config() as saved: config.json plus what the folder had beside it. */
+interface SavedHfConfig {
+  type: 'hf';
+  hf: Record<string, unknown>;
+  generation?: Record<string, unknown> | null;
+  sourceFolder?: string | null;
+  headChunkTokens?: number;
+}
+
+/**
+ * The policy a manifest describes, with placeholder weights (setWeights fills them).
+ * HF policies keep their HF tensor names, so a checkpoint's tensors are the safetensors ones.
+ */
+async function buildPolicy(dir: string, manifest: PolicyManifest): Promise<Policy> {
+  const { type } = manifest.config as { type?: unknown };
+  if (type === 'hf') {
+    const saved = manifest.config as unknown as SavedHfConfig;
+    if (!saved.hf || typeof saved.hf !== 'object') throw new Error('config.hf (the model\'s config.json) is missing');
+    const cfg = parseHfConfig(saved.hf, join(dir, 'policy.json#config.hf'));
+    const tokenizer =
+      (manifest.tokenizer as { type?: unknown }).type === 'hf-ids'
+        ? idsOnlyTokenizer(cfg, dir)
+        : await HfTokenizer.fromJSON(manifest.tokenizer);
+    const weights: WeightMap = {};
+    for (const p of archFor(cfg).params) weights[p.name] = { shape: p.shape, values: new Float32Array(sizeOf(p.shape)) };
+    return createHfPolicy({
+      config: cfg,
+      weights,
+      tokenizer,
+      meta: { rawConfig: saved.hf, generationConfig: saved.generation ?? null, sourceFolder: saved.sourceFolder ?? null },
+      headChunkTokens: saved.headChunkTokens,
+    });
+  }
+  const tokenizer = tokenizerFromJSON(manifest.tokenizer);
+  const { type: _type, ...sizes } = manifest.config as { type?: unknown };
+  if (type !== 'transformer') throw new Error(`unknown policy type ${JSON.stringify(type)}; known: transformer, hf`);
+  return createTransformerPolicy({ ...(sizes as object), tokenizer });
+}
+
 /**
  * Loads a checkpoint written by `savePolicy`, verifying format, version, file size,
  * checksum and every tensor's shape against the saved config. Throws `CheckpointError`
@@ -144,11 +186,9 @@ export async function loadPolicy(dir: string): Promise<Policy> {
   }
   let policy: Policy;
   try {
-    const tokenizer = tokenizerFromJSON(manifest.tokenizer);
-    const { type, ...sizes } = manifest.config as { type?: unknown };
-    if (type !== 'transformer') throw new Error(`unknown policy type ${JSON.stringify(type)}; known: transformer`);
-    policy = createTransformerPolicy({ ...(sizes as object), tokenizer });
+    policy = await buildPolicy(dir, manifest);
   } catch (e) {
+    if (e instanceof CheckpointError) throw e;
     throw new CheckpointError(dir, `invalid config or tokenizer in policy.json: ${(e as Error).message}`, { cause: e });
   }
   try {

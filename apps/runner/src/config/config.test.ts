@@ -66,6 +66,19 @@ describe('run config', () => {
     expect(config.policy).toMatchObject({ use: 'transformer', with: { dModel: 32, nHeads: 2, nLayers: 2, dFF: 128 } });
   });
 
+  it('accepts an hf policy, resolves its model folder against the config file, and names a missing one', async () => {
+    const source = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'x.yaml');
+    const model = '../../packages/policy/src/__fixtures__/hf/qwen3';
+    const { config } = await loadRunConfigObject({ ...base(), policy: { use: 'hf', with: { model } } }, source, { registries: registries() });
+    expect(config.policy).toEqual({ use: 'hf', with: { model: join(dirname(source), model), download: false } });
+    const missing = await configError({ ...base(), policy: { use: 'hf', with: { model: './no-such-model' } } });
+    expect(missing.issues.map((i) => i.path)).toEqual(['policy.with.model']);
+    const extra = await configError({ ...base(), policy: { use: 'hf', with: { model: 'hf:a/b', modle: 1 } } });
+    expect(extra.issues[0]!.path).toBe('policy.with.modle');
+    const hub = await loadRunConfigObject({ ...base(), policy: { use: 'hf', with: { model: 'hf:a/b' } } }, 'x.yaml', { registries: registries() });
+    expect(hub.config.policy).toEqual({ use: 'hf', with: { model: 'hf:a/b', download: false } });
+  });
+
   it('rejects an unknown component id and lists the available ones', async () => {
     const e = await configError({ ...base(), advantage: { use: 'grpoo' } });
     expect(e.code).toBe('E_CONFIG');

@@ -88,14 +88,14 @@ export function describeIssues(
     } else if (issue.code === 'invalid_union' && issue.errors && formatPath(at) === 'policy' && prefix.length === 0) {
       const value = getAtPath(raw, at);
       const branch =
-        typeof value === 'object' && value !== null ? ('checkpoint' in value ? 0 : 'use' in value ? 1 : -1) : -1;
+        typeof value === 'object' && value !== null ? ('checkpoint' in value ? 0 : 'use' in value ? ((value as { use?: unknown }).use === 'hf' ? 2 : 1) : -1) : -1;
       const chosen = branch >= 0 ? issue.errors[branch] : undefined;
       if (chosen && chosen.length > 0) {
         out.push(...describeIssues(chosen.map((i) => ({ ...i, path: [...at, ...i.path] })), schema, prefix, raw));
       } else {
         out.push({
           path: 'policy',
-          message: "expected { checkpoint: <folder> } or { use: 'transformer', with: { ... } }",
+          message: "expected { checkpoint: <folder> }, { use: 'transformer', with: { ... } } or { use: 'hf', with: { model } }",
         });
       }
     } else if (issue.code === 'invalid_union' && issue.errors && issue.errors.length > 0) {

@@ -95,6 +95,15 @@ export async function loadRunConfigObject(
       issues.push({ path: 'policy.checkpoint', message: `no such folder: ${config.policy.checkpoint} (relative paths resolve against the config file)` });
     }
   }
+  if ('use' in config.policy && config.policy.use === 'hf') {
+    const w = config.policy.with;
+    if (!w.model.startsWith('hf:')) {
+      w.model = resolve(baseDir, w.model);
+      if (!existsSync(w.model)) {
+        issues.push({ path: 'policy.with.model', message: `no model folder at ${w.model} (a folder with config.json, or hf:org/name; relative paths resolve against the config file)` });
+      }
+    }
+  }
   // A task's data file, like every path in a config, is relative to the config file.
   const taskPath = config.task.with.path;
   if (typeof taskPath === 'string' && !isAbsolute(taskPath)) config.task.with.path = resolve(baseDir, taskPath);

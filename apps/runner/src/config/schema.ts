@@ -24,6 +24,16 @@ export const policyConfigSchema = z.union([
       with: z.record(z.string(), z.unknown()).default({}).describe('Transformer sizes (dModel, nLayers, ...).'),
     })
     .describe("A freshly initialised policy; its tokenizer is built from the task's alphabet."),
+  z
+    .strictObject({
+      use: z.literal('hf').describe('A Hugging Face decoder (llama, qwen2, qwen3, mistral, gpt2).'),
+      with: z.strictObject({
+        model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
+        download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access).'),
+        headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
+      }),
+    })
+    .describe('A pretrained Hugging Face model with its own tokenizer.'),
 ]);
 
 export type PolicyConfig = z.output<typeof policyConfigSchema>;

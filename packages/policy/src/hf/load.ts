@@ -49,7 +49,7 @@ export interface LoadHfPolicyOptions extends ResolveModelOptions {
  * A tokenizer for id-level use (tests, scoring pre-tokenized data): vocabulary size and
  * special ids from config.json; encode/decode refuse with a clear error.
  */
-function idsOnlyTokenizer(cfg: HfModelConfig, folder: string): Tokenizer {
+export function idsOnlyTokenizer(cfg: HfModelConfig, folder: string): Tokenizer {
   const refuse = (): never => {
     throw new ConfigError(folder, [{ path: 'tokenizer', message: 'this policy was loaded without a tokenizer; pass options.tokenizer to loadHfPolicy' }]);
   };

@@ -42,7 +42,18 @@ export interface HfPolicyMeta {
 export interface HfPolicy extends Policy {
   readonly hfConfig: HfModelConfig;
   readonly meta: HfPolicyMeta;
-  config(): { type: 'hf'; modelType: string; hf: Record<string, unknown> };
+  /**
+   * What a checkpoint needs to rebuild the policy: config.json as read (`hf`), the
+   * generation config, the source folder and the LM-head chunk size.
+   */
+  config(): {
+    type: 'hf';
+    modelType: string;
+    hf: Record<string, unknown>;
+    generation: Record<string, unknown> | null;
+    sourceFolder: string | null;
+    headChunkTokens: number;
+  };
   clone(options?: { trainable?: boolean }): HfPolicy;
 }
 
@@ -170,7 +181,14 @@ class HfDecoderPolicy implements HfPolicy {
   }
 
   config() {
-    return { type: 'hf' as const, modelType: this.hfConfig.modelType, hf: this.meta.rawConfig };
+    return {
+      type: 'hf' as const,
+      modelType: this.hfConfig.modelType,
+      hf: this.meta.rawConfig,
+      generation: this.meta.generationConfig,
+      sourceFolder: this.meta.sourceFolder,
+      headChunkTokens: this.#headChunkTokens,
+    };
   }
 
   dispose(): void {
