@@ -116,7 +116,7 @@ describe('rft train', () => {
     // A resumed run may not change the composition.
     await expect(
       runTrain(join(configsDir, 'grpo.yaml'), { sets: [...TINY, 'trainer.eval.every=0', 'advantage.use=rloo'], out: resumed, backend, resume: true }, quiet),
-    ).rejects.toThrow(/advantage\.use: differs from the run's config\.json/);
+    ).rejects.toThrow(/advantage\.use: is "rloo" here but "grpo" in the run's config\.json/);
 
     const second = await runTrain(
       join(configsDir, 'grpo.yaml'),

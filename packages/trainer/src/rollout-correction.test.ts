@@ -21,7 +21,9 @@ describe('lossCorrection', () => {
   it('token TIS: min(π_old/μ, C) per token', () => {
     const c = lossCorrection(batch, oldLogp, { rolloutCorrection: rc({ tokenIs: true, tokenIsCap: 2 }) });
     const w = Array.from(c.tokenWeights!);
-    [1, 2, 1 / 1.5, 1, 1, 1.2].forEach((x, i) => expect(w[i]).toBeCloseTo(x, 5));
+    [1, 2, 1 / 1.5, 1, 1, 1.2].forEach((x, i) => {
+      expect(w[i]).toBeCloseTo(x, 5);
+    });
     expect(c.metrics['rollout_correction/weight_mean']).toBeCloseTo((2 + 1 / 1.5 + 1 + 1.2) / 4, 5);
     expect(c.metrics['rollout_correction/masked_token_frac']).toBe(0);
   });

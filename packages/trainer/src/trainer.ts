@@ -122,7 +122,7 @@ const defaultPolicyIO: PolicyStore = {
 /** Validates a trainer config, filling documented defaults. Throws `ConfigError` naming each bad field. */
 export function parseTrainerConfig(input: unknown, source = 'trainer config'): TrainerConfig {
   const result = trainerConfigSchema.safeParse(input ?? {});
-  if (!result.success) throw new ConfigError(source, zodIssues(result.error));
+  if (!result.success) throw new ConfigError(source, zodIssues(result.error, '', trainerConfigSchema));
   return result.data;
 }
 

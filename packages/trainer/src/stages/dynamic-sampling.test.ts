@@ -1,5 +1,5 @@
 import type { RewardFunction } from '@rftkit/core';
-import { describeBackends } from '@rftkit/core/testing';
+import { describeBackends } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
 import { std } from './metrics';
 import { testParts } from '../testing/parts';
