@@ -40,7 +40,9 @@ function selectRows(b: TrainBatch, keep: number[]): TrainBatch {
   const L = b.seqLen;
   const tokens = <T extends Float32Array | Int32Array>(a: T): T => {
     const out = new (a.constructor as new (n: number) => T)(keep.length * L);
-    keep.forEach((r, i) => out.set(a.subarray(r * L, (r + 1) * L), i * L));
+    keep.forEach((r, i) => {
+      out.set(a.subarray(r * L, (r + 1) * L), i * L);
+    });
     return out;
   };
   const rowsOf = <T>(a: ArrayLike<T>) => keep.map((r) => a[r]!);
