@@ -29,7 +29,7 @@ export function correctionEnabled(options: LossCorrectionOptions): boolean {
  * every epoch and mini-batch of a step reuses them.
  *
  * - token TIS: w = min(exp(π_old − μ), C) on each token (TRL's
- *   `vllm_importance_sampling_correction`, verl's `rollout_is: token`);
+ *   `vllm_importance_sampling_correction`, verl's `rollout_is_level: token` with `rollout_is_mode: truncate`);
  * - sequence mask: a row is dropped when exp(mean_t (π_old − μ)) leaves [lo, hi] (verl's
  *   geometric rejection sampling);
  * - token mask (IcePop): a token is dropped when exp(π_old − μ) leaves [1/c, c];
