@@ -26,6 +26,9 @@ export interface Composition {
 }
 
 export function createTask(registries: RegistrySet, ref: ComponentRefConfig): Task {
+  // The jsonl task names its reward by id: resolve it in the run's reward registry, so a
+  // reward from the config's `components` can score a dataset.
+  if (ref.use === 'jsonl') return registries.task.create({ ...ref, with: { ...ref.with, registry: registries.reward } }) as Task;
   return registries.task.create(ref) as Task;
 }
 

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isRftError, type RftErrorCode } from '@rftkit/core';
 import { runEval } from './commands/eval';
+import { EXPORT_DTYPES, runExport } from './commands/export';
 import { formatComponentList } from './commands/list';
 import { runSft } from './commands/sft';
 import { runTrain } from './commands/train';
@@ -135,6 +136,18 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .addOption(threadsOption())
     .action(async (config: string, opts: { set: string[]; out?: string; backend?: string; threads?: number; force?: boolean }) => {
       await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads, force: opts.force }, io);
+    });
+
+  program
+    .command('export')
+    .description('Write the policy of a run or checkpoint (policy: { use: hf }) as a Hugging Face model folder.')
+    .argument('<target>', 'run folder (its latest checkpoint), trainer checkpoint (checkpoints/step-N) or policy folder')
+    .requiredOption('--to <dir>', 'the Hugging Face folder to write')
+    .addOption(new Option('--dtype <type>', 'stored weight type').choices([...EXPORT_DTYPES]).default('float32'))
+    .option('--force', 'replace an existing non-empty --to folder')
+    .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS))
+    .action(async (target: string, opts: { to: string; dtype: (typeof EXPORT_DTYPES)[number]; force?: boolean; backend?: string }) => {
+      await runExport(target, { to: opts.to, dtype: opts.dtype, force: opts.force, backend: opts.backend }, io);
     });
 
   registerReproduceCommand(program, io);

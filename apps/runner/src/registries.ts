@@ -46,6 +46,8 @@ export async function registerUserComponents(
   baseDir: string,
 ): Promise<ComponentDefinition[]> {
   const loaded: ComponentDefinition[] = [];
+  // Which module defined each user id, so a clash names both sides.
+  const origin = new Map<string, string>();
   for (const [i, specifier] of modules.entries()) {
     for (const def of await loadComponentModule(specifier, { baseDir })) {
       const registry = (registries as unknown as Record<string, Registry | undefined>)[def.family];
@@ -57,7 +59,18 @@ export async function registerUserComponents(
           },
         ]);
       }
+      if (registry.has(def.id)) {
+        const first = origin.get(`${def.family}:${def.id}`);
+        const clash = first === undefined ? 'a built-in component' : first === specifier ? 'another export of the same module' : `module '${first}'`;
+        throw new ConfigError('components', [
+          {
+            path: `components[${i}]`,
+            message: `module '${specifier}' defines ${def.family} '${def.id}', which ${clash} already defines; rename one of them`,
+          },
+        ]);
+      }
       registry.register(def);
+      origin.set(`${def.family}:${def.id}`, specifier);
       loaded.push(def);
     }
   }

@@ -42,6 +42,9 @@ describe('char tokenizer', () => {
   it('encodes prompts with a leading bos', () => {
     expect(encodePrompt(tok, 'ba')).toEqual([1, 4, 3]);
     expect(encodePrompt(tok, '')).toEqual([1]);
+    // A tokenizer that declares its bos uses it; one that declares none (Qwen) gets no bos.
+    expect(encodePrompt({ ...tok, bosTokenId: 7 }, 'ba')).toEqual([7, 4, 3]);
+    expect(encodePrompt({ ...tok, bosTokenId: null }, 'ba')).toEqual([4, 3]);
   });
 
   it('rejects an empty alphabet', () => {

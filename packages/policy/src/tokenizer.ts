@@ -81,7 +81,8 @@ export function tokenizerFromJSON(json: unknown): Tokenizer {
   throw new TokenizerError(`unknown tokenizer type ${JSON.stringify(obj.type)}; known types: char`);
 }
 
-/** Token ids of a prompt: `[bos, ...encode(text)]`. */
+/** Token ids of a prompt: `[bos, ...encode(text)]`, without bos when `bosTokenId` is null. */
 export function encodePrompt(tokenizer: Tokenizer, text: string): number[] {
-  return [tokenizer.bosId, ...tokenizer.encode(text)];
+  const bos = tokenizer.bosTokenId === undefined ? tokenizer.bosId : tokenizer.bosTokenId;
+  return bos === null ? tokenizer.encode(text) : [bos, ...tokenizer.encode(text)];
 }

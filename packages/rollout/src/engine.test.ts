@@ -1,6 +1,7 @@
 import { deriveSeed, OptionsError, RftError, type RolloutBatch, ShapeError } from '@rftkit/core';
 import { describeBackends, expectAllClose, expectNoLeaks } from '@rftkit/tensor/testing';
 import { expect, it } from 'vitest';
+import { createTableBigramPolicy } from '@rftkit/test-kit';
 import { createRolloutEngine } from './engine';
 import { bigram, forcedTable, prompts, sampling, simulateRow, softTable, tokenizer } from './test-utils/fixtures';
 
@@ -158,6 +159,26 @@ describeBackends('rollout engine', () => {
     expect(cut.finishReason).toEqual(['length', 'stop']);
     expect(cut.responses).toEqual(['ab', 'b']);
     expectAllClose(row(cut, 0).logp, [0, 0], { atol: 1e-6 });
+  });
+
+  it("every id in the tokenizer's stopTokenIds ends a sample, not only eosId", async () => {
+    const req = { prompts: prompts('', 'a'), samplesPerPrompt: 1, seed: 1, step: 0, sampling: sampling() };
+    const policy = createTableBigramPolicy({ tokenizer: { ...tokenizer, stopTokenIds: [2, 4] }, table: forcedTable(), maxSeqLen: 64 });
+    const b = await createRolloutEngine({ policy }).generate(req);
+    // bos → a → b (a stop id) ; a → b
+    expect(row(b, 0).response).toEqual([3, 4]);
+    expect(row(b, 1).response).toEqual([4]);
+    expect(b.finishReason).toEqual(['stop', 'stop']);
+  });
+
+  it('prompts start with bos only when the tokenizer declares one', async () => {
+    const req = { prompts: prompts('ba'), samplesPerPrompt: 1, seed: 1, step: 0, sampling: sampling({ maxNewTokens: 1 }) };
+    const run = (tok: typeof tokenizer) =>
+      createRolloutEngine({ policy: createTableBigramPolicy({ tokenizer: tok, table: forcedTable(), maxSeqLen: 64 }) }).generate(req);
+    expect(row(await run(tokenizer), 0).real).toEqual([1, 4, 3, 4]);
+    const noBos = await run({ ...tokenizer, bosTokenId: null });
+    expect(row(noBos, 0).real).toEqual([4, 3, 4]);
+    expect(noBos.seqLen).toBe(3);
   });
 
   it("clamps responses to the policy's maxSeqLen and says 'length'", async () => {

@@ -155,7 +155,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
               { path: `sampling.stopTokens[${bad}]`, message: `token id must be < vocab size ${V}` },
             ]);
           }
-          entry = { parsed, stops: new Set([tokenizer.eosId, ...parsed.stopTokens]) };
+          entry = { parsed, stops: new Set([tokenizer.eosId, ...(tokenizer.stopTokenIds ?? []), ...parsed.stopTokens]) };
           cache.set(raw, entry);
         }
         params[r] = entry.parsed;

@@ -1,8 +1,12 @@
 import type { Tokenizer } from '@rftkit/core';
 
-/** The prompt convention shared with @rftkit/policy: `[bos, ...encode(text)]`. */
+/**
+ * The prompt convention shared with @rftkit/policy: `[bos, ...encode(text)]`, without bos when
+ * the tokenizer declares none (`bosTokenId: null`, e.g. Qwen).
+ */
 export function encodePromptIds(tokenizer: Tokenizer, text: string): number[] {
-  return [tokenizer.bosId, ...tokenizer.encode(text)];
+  const bos = tokenizer.bosTokenId === undefined ? tokenizer.bosId : tokenizer.bosTokenId;
+  return bos === null ? tokenizer.encode(text) : [bos, ...tokenizer.encode(text)];
 }
 
 /**

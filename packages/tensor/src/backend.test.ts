@@ -1,7 +1,34 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { BackendUnavailableError } from '@rftkit/core';
-import { selectBackend } from './backend';
+import { describeBackend, selectBackend } from './backend';
+
+const absent = (pkg: string) => `${pkg}: Cannot find package '${pkg}' imported from /app/node_modules/x.js`;
+const tensorflowSkip = `tensorflow: install @tensorflow/tfjs-node (CPU) or @tensorflow/tfjs-node-gpu (CUDA) next to rftkit (${absent('@tensorflow/tfjs-node-gpu')}; ${absent('@tensorflow/tfjs-node')})`;
+
+describe('describeBackend', () => {
+  it('is one short line naming the kernels, threads and what was passed over', () => {
+    expect(describeBackend({ name: 'wasm', source: '@tensorflow/tfjs-backend-wasm', skipped: [tensorflowSkip], threads: 1, simd: 'simd' })).toBe(
+      'backend: wasm (SIMD, 1 thread; tfjs-node not installed)',
+    );
+    expect(describeBackend({ name: 'wasm', source: 'w', skipped: [], threads: 4, simd: 'relaxed' })).toBe(
+      'backend: wasm (relaxed SIMD, 4 threads)',
+    );
+    expect(describeBackend({ name: 'tensorflow', source: '@tensorflow/tfjs-node-gpu', skipped: [] })).toBe(
+      'backend: tensorflow (tfjs-node-gpu)',
+    );
+  });
+
+  it('a backend that is installed but fails says so, briefly', () => {
+    const line = describeBackend({
+      name: 'cpu',
+      source: '@tensorflow/tfjs-backend-cpu',
+      skipped: [tensorflowSkip, `wasm: ${'x'.repeat(200)}`],
+    });
+    expect(line).toMatch(/^backend: cpu \(tfjs-node not installed, wasm failed: x+\.\.\.\)$/);
+    expect(line.length).toBeLessThan(120);
+  });
+});
 
 describe('selectBackend', () => {
   it('activates cpu and wasm by name', async () => {
@@ -17,6 +44,8 @@ describe('selectBackend', () => {
     expect(['tensorflow', 'wasm', 'cpu']).toContain(chosen.name);
     expect(logs[0]).toMatch(new RegExp(`^backend: ${chosen.name}`));
     if (chosen.name !== 'tensorflow') expect(chosen.skipped[0]).toMatch(/^tensorflow: /);
+    expect(logs[0]).not.toMatch(/Cannot find package|imported from/);
+    expect(logs[0]?.length, chosen.skipped.join(' / ')).toBeLessThan(100);
   });
 
   it('a requested backend that is missing is a clear error', async () => {

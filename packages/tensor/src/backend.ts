@@ -97,7 +97,47 @@ export function onBackendSelected(hook: (name: SelectedBackend['name']) => void 
 
 const MAX_WASM_THREADS = 4;
 
-const SIMD_LABELS = { relaxed: 'relaxed SIMD with FMA', simd: 'SIMD', none: 'off (JavaScript)' } as const;
+const SIMD_LABELS = { relaxed: 'relaxed SIMD', simd: 'SIMD', none: 'no SIMD' } as const;
+
+/** A module that is simply absent, as opposed to one that is installed but fails to load. */
+function isNotInstalled(reason: string): boolean {
+  return /Cannot find (package|module)|ERR_MODULE_NOT_FOUND|Could not resolve/.test(reason);
+}
+
+function brief(reason: string): string {
+  // tfjs-node installed without its compiled binding (e.g. its install script did not run).
+  if (/native addon module .* can not be found/.test(reason)) return 'native addon not built';
+  const text = reason.trim();
+  return text.length > 48 ? `${text.slice(0, 45)}...` : text;
+}
+
+/** One short phrase per backend passed over, e.g. `tfjs-node not installed`. */
+function shortSkip(entry: string): string {
+  const [name = entry, ...rest] = entry.split(': ');
+  const reason = rest.join(': ');
+  if (name !== 'tensorflow') return isNotInstalled(reason) ? `${name} not installed` : `${name} failed: ${brief(reason)}`;
+  // tensorflow's reason lists each package tried as `pkg: why`, separated by `; `.
+  const tried = reason.slice(reason.indexOf('(') + 1).split('; ');
+  const broken = tried.find((part) => !isNotInstalled(part));
+  if (broken === undefined) return 'tfjs-node not installed';
+  const [pkg = '', ...why] = broken.split(': ');
+  return `${pkg.replace('@tensorflow/', '')} failed: ${brief(why.join(': '))}`;
+}
+
+/**
+ * The one line printed for the chosen backend, e.g.
+ * `backend: wasm (SIMD, 1 thread; tfjs-node not installed)`; the full reasons stay in `skipped`.
+ */
+export function describeBackend(selected: SelectedBackend): string {
+  const details: string[] = [];
+  if (selected.simd) details.push(SIMD_LABELS[selected.simd]);
+  if (selected.threads !== undefined) details.push(`${selected.threads} thread${selected.threads === 1 ? '' : 's'}`);
+  if (selected.name === 'tensorflow') details.push(selected.source.replace('@tensorflow/', ''));
+  const head = details.join(', ');
+  const skips = selected.skipped.map(shortSkip).join(', ');
+  const inner = [head, skips].filter((part) => part !== '').join('; ');
+  return `backend: ${selected.name}${inner ? ` (${inner})` : ''}`;
+}
 
 /** The wasm thread count asked for: option, then `RFTKIT_WASM_THREADS`, then the cores. */
 export function requestedWasmThreads(option?: number): number {
@@ -181,11 +221,7 @@ export async function selectBackend(
     try {
       const selected = await activate(name, wasmThreads);
       selected.skipped = skipped;
-      const threads = selected.threads !== undefined ? `, ${selected.threads} thread${selected.threads === 1 ? '' : 's'}` : '';
-      const simd = selected.simd ? `, SIMD kernels: ${SIMD_LABELS[selected.simd]}` : '';
-      options.log?.(
-        `backend: ${name} (${selected.source}${threads}${simd})${skipped.length ? `; skipped ${skipped.join('; ')}` : ''}`,
-      );
+      options.log?.(describeBackend(selected));
       return selected;
     } catch (cause) {
       if (requested !== 'auto') throw new BackendUnavailableError(name, firstLine(cause), { cause });

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, type Metrics, writeFileAtomic } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
-import { createTrainer, type RunSummary } from '@rftkit/trainer';
+import { createTrainer, type RunSummary, type TrainerConfig } from '@rftkit/trainer';
 import { compose } from '../compose';
 import type { ResolvedRunConfig } from '../config/resolve';
 import { loadRunConfig } from '../config/run-config';
@@ -13,6 +13,7 @@ import { createLineProgress, formatDuration, type Progress } from '../progress';
 import type { StepRecord } from '../report/charts';
 import { writeReport } from '../report/html';
 import { formatSummaryTable, type SummaryRow } from '../report/summary';
+import { checkPromptBudget } from '../prompt-budget';
 import { comparedDifferences, formatValue, portableConfig, type RunRuntime, type SavedRunConfig } from '../run-folder';
 
 export interface TrainOptions {
@@ -114,6 +115,15 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   const parts = await compose(config, registries);
   const trainPrompts = parts.task.generate('train', config.data.trainPrompts, config.seed);
   const testPrompts = config.data.testPrompts > 0 ? parts.task.generate('test', config.data.testPrompts, config.seed) : [];
+  const trainerConfig = config.trainer as TrainerConfig;
+  try {
+    checkPromptBudget(parts.policy, trainPrompts, trainerConfig.sampling.maxNewTokens, 'trainer.sampling.maxNewTokens', `task '${parts.task.id}' (train)`);
+    checkPromptBudget(parts.policy, testPrompts, trainerConfig.eval.sampling.maxNewTokens, 'trainer.eval.sampling.maxNewTokens', `task '${parts.task.id}' (test)`);
+  } catch (e) {
+    parts.policy.dispose();
+    parts.reference?.dispose();
+    throw e;
+  }
   const runtime: RunRuntime = {
     backend: backend.name,
     ...(backend.threads !== undefined ? { threads: backend.threads } : {}),

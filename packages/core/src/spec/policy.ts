@@ -7,6 +7,13 @@ export interface Tokenizer {
   readonly padId: number;
   readonly bosId: number;
   readonly eosId: number;
+  /**
+   * The id a prompt starts with, or null when the model declares none (e.g. Qwen). Absent
+   * (the built-in tokenizers): prompts start with `bosId`.
+   */
+  readonly bosTokenId?: number | null;
+  /** Every id that ends a sample (eosId plus e.g. `<|im_end|>`); absent: eosId alone. */
+  readonly stopTokenIds?: readonly number[];
   encode(text: string): number[];
   /** Decodes ids, skipping special tokens. */
   decode(ids: ArrayLike<number>): string;

@@ -1,0 +1,24 @@
+import { ConfigError, type Policy, type PromptRecord } from '@rftkit/core';
+import { checkPromptLengths } from '@rftkit/tasks';
+
+/**
+ * Checks, before the first step, that every prompt leaves room in the policy's context for
+ * its response (maxSeqLen − maxNewTokens), so a too-long dataset row fails at start, named,
+ * rather than at the step that happens to draw it.
+ */
+export function checkPromptBudget(
+  policy: Policy,
+  prompts: readonly PromptRecord[],
+  maxNewTokens: number,
+  field: string,
+  source: string,
+): void {
+  if (prompts.length === 0) return;
+  const budget = policy.maxSeqLen - maxNewTokens;
+  if (budget < 1) {
+    throw new ConfigError('of the run', [
+      { path: field, message: `is ${maxNewTokens}, which leaves no room for a prompt in the policy's context of ${policy.maxSeqLen} tokens` },
+    ]);
+  }
+  checkPromptLengths(prompts, (text) => policy.tokenizer.encode(text).length, budget, source);
+}
