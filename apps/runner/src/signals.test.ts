@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,10 @@ const TINY = [
   'trainer.eval.sampling.maxNewTokens=8',
 ];
 const args = (out: string, ...more: string[]) => ['train', config, ...TINY.flatMap((s) => ['--set', s]), '--backend', backend, '--threads', '1', '--out', out, ...more];
+
+function pnpmAvailable(): boolean {
+  return spawnSync('pnpm', ['--version'], { stdio: 'ignore' }).status === 0;
+}
 
 interface Exit {
   code: number | null;
@@ -103,6 +107,35 @@ describe('rft train and signals (built CLI)', () => {
     const resumed = await rft(args(moved, '--resume'));
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await metrics(moved)).toEqual(reference);
+  });
+
+  // `pnpm rft` runs the CLI under pnpm (and a shell); SIGTERM to pnpm must not leave the
+  // trainer running orphaned: it stops like a SIGTERM to itself, hint naming `pnpm rft`.
+  it.skipIf(!pnpmAvailable())('SIGTERM to the `pnpm rft` wrapper: the trainer stops with a checkpoint and a pnpm resume hint', async () => {
+    const out = join(root, 'via-pnpm');
+    const stopped = await new Promise<Exit>((done, fail) => {
+      // Long enough that the run cannot finish before the trainer notices (it polls each second).
+      const child = spawn('pnpm', ['rft', ...args(out, '--set', 'trainer.steps=60')], { cwd: repo });
+      let stdout = '';
+      let stderr = '';
+      let sent = false;
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (!sent && /step 2\/\d+/.test(stderr)) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
+      });
+      child.on('error', fail);
+      // 'close' fires once every holder of the pipes exited: pnpm and the trainer it started.
+      child.on('close', (code) => done({ code, stdout, stderr }));
+    });
+    expect(stopped.stderr).toMatch(/received SIGTERM|parent process \(\d+\) exited/);
+    const latest = (await readFile(join(out, 'checkpoints/latest'), 'utf8')).trim();
+    expect(Number(latest.replace('step-', ''))).toBeLessThan(60);
+    expect(existsSync(join(out, 'report.html'))).toBe(true);
+    expect(stopped.stdout).toMatch(/continue with: pnpm rft train .* --resume\n/);
   });
 
   it('a resume with another thread count warns; a changed field names both values', async () => {

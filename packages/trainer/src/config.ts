@@ -79,6 +79,17 @@ export const dynamicSamplingSchema = strictObject({
     .describe('Extra rollout rounds per step to refill dropped groups; when spent, the step trains on the groups it has.'),
 });
 
+export const scoringSchema = strictObject({
+  timeoutMs: z.number().positive().finite().default(10_000).describe('Longest one reward call may take (ms); a row that takes longer scores errorScore.'),
+  errorScore: z.number().finite().default(0).describe('Score of a row whose reward threw, timed out or returned a non-finite value.'),
+  maxFailedSteps: z
+    .number()
+    .int()
+    .min(0)
+    .default(3)
+    .describe('Stop the run when the reward fails on every row of this many consecutive steps; 0 = never.'),
+});
+
 export const trainerConfigSchema = strictObject({
   steps: z.number().int().min(0).default(100).describe('Trainer steps (one rollout batch each).'),
   seed: z.number().int().min(0).max(0xffffffff).default(0).describe('Run seed; every random draw derives from it.'),
@@ -100,6 +111,7 @@ export const trainerConfigSchema = strictObject({
   rolloutCorrection: rolloutCorrectionSchema.default(rolloutCorrectionSchema.parse({})),
   dynamicSampling: dynamicSamplingSchema.default(dynamicSamplingSchema.parse({})),
   overlongFilter: z.boolean().default(false).describe("Mask responses cut at maxNewTokens (finishReason 'length') out of the loss (DAPO)."),
+  scoring: scoringSchema.default(scoringSchema.parse({})).describe('Reward timeout, score on error, and when a broken reward stops the run.'),
 }).superRefine((c, ctx) => {
   // The batch-size relations verl asserts: a micro-batch within a mini-batch, a mini-batch
   // within the step's rollout (otherwise one optimizer step silently covers fewer rows).

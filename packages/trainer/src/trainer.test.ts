@@ -232,6 +232,25 @@ describe('trainer on cpu', () => {
     policy.dispose();
   });
 
+  it('config.scoring reaches the reward: maxFailedSteps from the config stops a run whose reward always throws', async () => {
+    const broken = { id: 'broken', score: () => { throw new Error('verifier down'); } };
+    const base = setup().options.config!;
+    const { policy, options } = setup(undefined, {
+      reward: broken,
+      regularizers: [],
+      config: { ...base, steps: 5, eval: { every: 0 }, scoring: { maxFailedSteps: 2, errorScore: -1 } },
+    });
+    const trainer = createTrainer(options);
+    const first = await trainer.step();
+    expect(first['reward/errors']).toBe(12);
+    expect(first['reward/mean']).toBe(-1);
+    const err = await trainer.step().catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).message).toMatch(/'broken'.*every row for 2 consecutive steps; first error: verifier down/);
+    trainer.dispose();
+    policy.dispose();
+  });
+
   it('rejects an invalid config naming the field', () => {
     const { options } = setup();
     expect(() => createTrainer({ ...options, config: { promptsPerStep: 0 } })).toThrow(/promptsPerStep/);

@@ -76,7 +76,7 @@ export interface TrainerOptions {
   resumeFrom?: 'latest' | string;
   /** How the policy is saved/restored in checkpoints (default `savePolicy` / `loadPolicy` of @rftkit/policy). */
   policyIO?: PolicyStore;
-  /** Reward timeout, score on error, and how many all-failed steps stop the run (see `ScoringOptions`). */
+  /** Overrides `config.scoring` (reward timeout, score on error, all-failed steps that stop the run). */
   scoring?: ScoringOptions;
 }
 
@@ -156,8 +156,8 @@ function buildParts(options: TrainerOptions, log: (message: string) => void): Tr
     optimizer: new AdamOptimizer(policy.trainableVariables(), config.optimizer),
     trainPrompts: options.trainPrompts,
     testPrompts: options.testPrompts ?? [],
-    scorer: createScorer(options.reward, options.scoring, log),
-    evalScorer: createScorer(options.reward, { ...options.scoring, maxFailedSteps: 0 }, log, 'eval/reward_'),
+    scorer: createScorer(options.reward, { ...config.scoring, ...options.scoring }, log),
+    evalScorer: createScorer(options.reward, { ...config.scoring, ...options.scoring, maxFailedSteps: 0 }, log, 'eval/reward_'),
     log,
   };
 }

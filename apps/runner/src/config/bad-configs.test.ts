@@ -32,6 +32,8 @@ const rows: [string, (c: Raw) => void, string][] = [
     (c) => (c.regularizers = [{ use: 'target-reinforce', with: { target: { use: 'mixture', with: { temperatures: [1], weigths: [1] } } } }]),
     'weigths',
   ],
+  ['trainer scoring', (c) => (c.trainer.scoring = { maxFaildSteps: 1 }), 'maxFaildSteps'],
+  ['trainer scoring value', (c) => (c.trainer.scoring = { maxFailedSteps: -1 }), 'trainer.scoring.maxFailedSteps'],
   ['data below promptsPerStep', (c) => (c.data.trainPrompts = 1), 'trainer.promptsPerStep'],
 ];
 
