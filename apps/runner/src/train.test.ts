@@ -85,6 +85,32 @@ describe('rft train', () => {
     expect(printed).toContain(`report: `);
   });
 
+  // On-policy local rollouts: the behaviour log-probs are the trainer's, so the mismatch
+  // metrics are ≈ 0 and every rollout correction leaves the run unchanged, on the shipped base.
+  it('every rollout correction on the shipped base changes nothing on-policy; mismatch metrics ≈ 0', async () => {
+    const run = async (name: string, extra: string[]) => {
+      const out = join(root, name);
+      await runTrain(join(configsDir, 'grpo.yaml'), { sets: [...TINY, 'trainer.eval.every=0', ...extra], out, backend }, quiet);
+      return readJsonl(join(out, 'metrics.jsonl'));
+    };
+    const plain = await run('corrections-off', []);
+    const corrected = await run('corrections-on', [
+      'trainer.rolloutCorrection.tokenIs=true',
+      'trainer.rolloutCorrection.seqMask=true',
+      'trainer.rolloutCorrection.tokenMask=true',
+    ]);
+    const comparable = (m: Record<string, number>) =>
+      Object.fromEntries(Object.entries(m).filter(([k]) => !k.startsWith('time/') && !k.endsWith('_per_s') && !k.startsWith('rollout_correction/')));
+    expect(corrected.map(comparable)).toEqual(plain.map(comparable));
+    for (const m of corrected) {
+      expect(m['rollout/logp_abs_diff']).toBeLessThan(1e-5);
+      expect(Math.abs(m['rollout/kl']!)).toBeLessThan(1e-6);
+      expect(m['rollout/ratio_outside_frac']).toBe(0);
+      expect(m['rollout_correction/weight_mean']).toBeCloseTo(1, 5);
+      expect(m['rollout_correction/masked_token_frac']).toBe(0);
+    }
+  });
+
   it('stops on abort with a checkpoint, resumes from it, and matches an uninterrupted run', async () => {
     const straight = join(root, 'straight');
     await runTrain(join(configsDir, 'grpo.yaml'), { sets: [...TINY, 'trainer.eval.every=0'], out: straight, backend }, quiet);
