@@ -3,10 +3,14 @@ import { writeFileAtomic } from '@rftkit/core';
 import type * as vl from 'vega-lite';
 import { type ChartDefinition, chartSpec, collectCharts, renderSvg, type StepRecord } from '../report/charts';
 import { summarize } from '../report/summary';
+import { formatGroupTable, type GroupSummaryRow, seedBandSpec, seedPassAtKSpec, summarizeGroups } from './seed-groups';
 
 /** One finished run of a suite, as the comparison report needs it. */
 export interface SuiteRunResult {
   name: string;
+  /** The configuration (suite entry) the run belongs to; its name when the suite has no seeds. */
+  group: string;
+  seed?: number;
   description?: string;
   /** Regularizer ids, e.g. ['aepo'] ([] for plain GRPO). */
   regularizers: string[];
@@ -196,6 +200,8 @@ export interface ComparisonReport {
   /** Chart id → SVG path. */
   charts: Record<string, string>;
   rows: SuiteSummaryRow[];
+  /** Per configuration, mean ± sd over seeds (seeded suites only). */
+  groups?: GroupSummaryRow[];
   /** The comparison table as Markdown. */
   markdown: string;
 }
@@ -239,9 +245,10 @@ function escapeHtml(s: string): string {
  */
 export async function writeComparisonReport(
   dir: string,
-  input: { title: string; description?: string; runs: readonly SuiteRunResult[]; facts?: Record<string, string> },
+  input: { title: string; description?: string; runs: readonly SuiteRunResult[]; facts?: Record<string, string>; seeded?: boolean },
 ): Promise<ComparisonReport> {
   const { runs } = input;
+  if (input.seeded) return writeSeededReport(dir, input);
   const svgs: Array<{ id: string; svg: string }> = [];
   const add = (id: string, svg: string | undefined) => {
     if (svg) svgs.push({ id, svg });
@@ -269,17 +276,31 @@ export async function writeComparisonReport(
   const temp = temperatureSpec(runs);
   if (temp) add('temperature', await renderSvg(temp));
 
-  const charts: Record<string, string> = {};
-  for (const { id, svg } of svgs) {
-    const path = join(dir, 'charts', `${id}.svg`);
-    await writeFileAtomic(path, svg);
-    charts[id] = path;
-  }
+  const charts = await writeCharts(dir, svgs);
   const rows = runs.map(summarizeRun);
   const markdown = formatMarkdownTable(rows);
   await writeFileAtomic(join(dir, 'summary.md'), `${markdown}\n`);
   await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify(rows, null, 2)}\n`);
 
+  const indexPath = await writeIndexHtml(dir, input, markdown, svgs, SUMMARY_NOTE);
+  return { indexPath, charts, rows, markdown };
+}
+
+const SUMMARY_NOTE = `Reward and entropy: mean of the first 10 steps → mean of the last 10; pass@k: step 0 → last evaluation.
+"entropy, 2nd half": mean exact entropy over the second half of the steps. "T&gt;1 share": steps at which the controller chose a temperature above 1.`;
+
+const SEEDED_NOTE = `One row per configuration, mean ± sample sd over its seeds (per-seed values in summary.json).
+"(end)": reward and entropy are the mean of the last 10 steps, pass@k the last evaluation. "entropy, 2nd half": mean exact entropy over the second half of the steps;
+"holds target ±10%": seeds whose second-half entropy lies within 10% of the target.`;
+
+async function writeIndexHtml(
+  dir: string,
+  input: { title: string; description?: string; runs: readonly SuiteRunResult[]; facts?: Record<string, string> },
+  markdown: string,
+  svgs: ReadonlyArray<{ id: string; svg: string }>,
+  note: string,
+): Promise<string> {
+  const { runs } = input;
   const tableHtml = markdown
     .split('\n')
     .filter((_, i) => i !== 1)
@@ -292,7 +313,7 @@ export async function writeComparisonReport(
   const facts = Object.entries(input.facts ?? {})
     .map(([key, v]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(v)}</td></tr>`)
     .join('\n');
-  const links = runs.map((r) => `<li><a href="runs/${encodeURIComponent(r.name)}/report.html">${escapeHtml(r.name)}</a>${r.description ? ` — ${escapeHtml(r.description)}` : ''}</li>`).join('\n');
+  const links = runs.map((r) => `<li><a href="runs/${r.name.split('/').map(encodeURIComponent).join('/')}/report.html">${escapeHtml(r.name)}</a>${r.description ? ` — ${escapeHtml(r.description)}` : ''}</li>`).join('\n');
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
 <style>
@@ -304,8 +325,7 @@ td{font-variant-numeric:tabular-nums}.charts{display:flex;flex-wrap:wrap;gap:1re
 ${input.description ? `<p>${escapeHtml(input.description)}</p>` : ''}
 ${facts ? `<table>${facts}</table>` : ''}
 <h2>Summary</h2>
-<p>Reward and entropy: mean of the first 10 steps → mean of the last 10; pass@k: step 0 → last evaluation.
-"entropy, 2nd half": mean exact entropy over the second half of the steps. "T&gt;1 share": steps at which the controller chose a temperature above 1.</p>
+<p>${note}</p>
 <table>${tableHtml}</table>
 <h2>Charts</h2>
 <div class="charts">
@@ -317,5 +337,47 @@ ${svgs.map((s) => `<figure>${s.svg}</figure>`).join('\n')}
 `;
   const indexPath = join(dir, 'index.html');
   await writeFileAtomic(indexPath, html);
-  return { indexPath, charts, rows, markdown };
+  return indexPath;
+}
+
+async function writeCharts(dir: string, svgs: ReadonlyArray<{ id: string; svg: string }>): Promise<Record<string, string>> {
+  const charts: Record<string, string> = {};
+  for (const { id, svg } of svgs) {
+    const path = join(dir, 'charts', `${id}.svg`);
+    await writeFileAtomic(path, svg);
+    charts[id] = path;
+  }
+  return charts;
+}
+
+/** The report of a suite with seeds: per-configuration mean ± sd table, band charts. */
+async function writeSeededReport(
+  dir: string,
+  input: { title: string; description?: string; runs: readonly SuiteRunResult[]; facts?: Record<string, string> },
+): Promise<ComparisonReport> {
+  const { runs } = input;
+  const svgs: Array<{ id: string; svg: string }> = [];
+  const add = async (id: string, spec: vl.TopLevelSpec | undefined) => {
+    if (spec) svgs.push({ id, svg: await renderSvg(spec) });
+  };
+  const seen = new Set<string>();
+  const targets = runs.flatMap((r) => (r.targetEntropy === undefined || seen.has(r.group) || !seen.add(r.group) ? [] : [{ series: r.group, value: r.targetEntropy }]));
+  const smooth = (metric: string) => (run: SuiteRunResult) => smoothed(run.records, metric, 10);
+  await add('entropy-exact', seedBandSpec(runs, smooth('entropy/exact'), 'entropy/exact', 'Entropy, exact (softmax, T=1), 10-step mean; dashed: targets', 'nats / token', targets));
+  await add('entropy-nll', seedBandSpec(runs, smooth('entropy/nll'), 'entropy/nll', 'Entropy, nll estimator, 10-step mean', 'nats / token'));
+  await add('reward', seedBandSpec(runs, smooth('reward/mean'), 'reward/mean', 'Train reward, 10-step mean', 'mean reward'));
+  const k = Math.max(...runs.map((r) => largestK(r.records)));
+  await add('pass-at-1', seedBandSpec(runs, (r) => r.records, 'eval/pass@1', 'pass@1 on the test split', 'pass@1'));
+  if (k > 1) await add(`pass-at-${k}`, seedBandSpec(runs, (r) => r.records, `eval/pass@${k}`, `pass@${k} on the test split`, `pass@${k}`));
+  await add('pass-at-k-end', seedPassAtKSpec(runs));
+  await add('temperature', temperatureSpec(runs));
+  const charts = await writeCharts(dir, svgs);
+  const rows = runs.map(summarizeRun);
+  const groups = summarizeGroups(runs, rows);
+  const markdown = formatGroupTable(groups);
+  await writeFileAtomic(join(dir, 'summary.md'), `${markdown}\n`);
+  const perSeed = rows.map((row, i) => ({ ...row, group: runs[i]!.group, seed: runs[i]!.seed }));
+  await writeFileAtomic(join(dir, 'summary.json'), `${JSON.stringify({ groups, runs: perSeed }, null, 2)}\n`);
+  const indexPath = await writeIndexHtml(dir, input, markdown, svgs, SEEDED_NOTE);
+  return { indexPath, charts, rows, groups, markdown };
 }

@@ -9,6 +9,7 @@ import type { CliIO } from '../io';
 import { createProgram } from '../program';
 import { loadSuite, registerReproduceCommand, runReproduce, summarizeRun } from './index';
 import type { SuiteRunResult } from './report';
+import { meanSd } from './seed-groups';
 
 const configsDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../configs');
 const backend = process.env.RFTKIT_RUNNER_TEST_BACKEND ?? 'wasm';
@@ -119,6 +120,82 @@ describe('rft reproduce', () => {
     expect(resumed.report.rows.map((r) => r.steps)).toEqual([3, 3]);
   });
 
+  it('a suite with seeds trains each run once per seed and reports mean ± sd over them', async () => {
+    const suite = join(root, 'seeded.yaml');
+    await writeFile(
+      suite,
+      [
+        'name: seeded',
+        'seeds: [0, 1]',
+        'set:',
+        ...TINY.map((s) => `  - '${s}'`),
+        "  - 'trainer.eval.every=0'",
+        'runs:',
+        `  - { name: grpo, config: '${join(configsDir, 'grpo.yaml')}' }`,
+        `  - { name: aepo, config: '${join(configsDir, 'aepo.yaml')}', seeds: [0, 1, 2], set: ['regularizers[0].with.targetEntropy=0.4'] }`,
+      ].join('\n'),
+    );
+    const loaded = await loadSuite(suite, { sets: ['seed=7'] });
+    // The seed is set last: a command-line `seed=` cannot collapse the seeds into one run.
+    expect(loaded.runs.map((r) => [r.name, r.group, r.seed, r.loaded.config.seed])).toEqual([
+      ['grpo/seed-0', 'grpo', 0, 0],
+      ['grpo/seed-1', 'grpo', 1, 1],
+      ['aepo/seed-0', 'aepo', 0, 0],
+      ['aepo/seed-1', 'aepo', 1, 1],
+      ['aepo/seed-2', 'aepo', 2, 2],
+    ]);
+    const out = join(root, 'seeded-out');
+    const result = await runReproduce(suite, { out, backend, only: ['grpo'] }, captureIO());
+    expect(Object.keys(result.status)).toEqual(['grpo/seed-0', 'grpo/seed-1']);
+    const full = await runReproduce(suite, { out, backend }, captureIO());
+    expect(full.status['grpo/seed-0']).toBe('reused');
+    const per = (dir: string) =>
+      readFile(join(out, 'runs', dir, 'metrics.jsonl'), 'utf8').then((t) => t.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>));
+    const seed0 = await per('grpo/seed-0');
+    const seed1 = await per('grpo/seed-1');
+    // Different seeds draw different prompts and samples.
+    expect(seed0[0]!['reward/mean'] === seed1[0]!['reward/mean'] && seed0[0]!['entropy/exact'] === seed1[0]!['entropy/exact']).toBe(false);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8'));
+    expect(summary.runs).toHaveLength(5);
+    const grpo = summary.groups[0];
+    expect(grpo.group).toBe('grpo');
+    expect(grpo.seeds).toEqual([0, 1]);
+    // Independent check of the group statistics from the per-seed run folders.
+    // Over 2 steps the start and end windows are one step each (as in the test above).
+    const ends = [seed0, seed1].map((m) => m[1]!['entropy/exact']!);
+    const mean = (ends[0]! + ends[1]!) / 2;
+    expect(grpo.entropyExactEnd.mean).toBeCloseTo(mean, 10);
+    expect(grpo.entropyExactEnd.sd).toBeCloseTo(Math.abs(ends[0]! - ends[1]!) / Math.SQRT2, 10);
+    expect(summary.groups[1].seeds).toEqual([0, 1, 2]);
+    expect(summary.groups[1].targetEntropy).toBe(0.4);
+    expect(summary.groups[1].seedsHoldingTarget).toBeGreaterThanOrEqual(0);
+    expect(full.report.markdown).toMatch(/^\| grpo \| 2 \| \(none\) \| – \| -?\d\.\d{3} ± \d\.\d{3} \|/m);
+    const svg = await readFile(join(out, 'charts', 'entropy-exact.svg'), 'utf8');
+    expect(svg).toContain('>aepo<');
+    expect(svg).toContain('band ± 1 sd');
+    expect(await readFile(join(out, 'index.html'), 'utf8')).toContain('runs/aepo/seed-2/report.html');
+  });
+
+  it('the shipped paper suite validates (36 runs) and its smoke version trains, seeds and all', async () => {
+    const paper = join(configsDir, 'reproduce/paper.yaml');
+    const loaded = await loadSuite(paper);
+    expect(loaded.runs).toHaveLength(36);
+    expect(new Set(loaded.runs.map((r) => r.group)).size).toBe(12);
+    const out = join(root, 'paper-smoke');
+    const smoke = await runReproduce(paper, { out, backend, sets: [...TINY, 'trainer.eval.every=0'], only: ['grpo', 'scope-rl'] }, captureIO());
+    expect(Object.values(smoke.status)).toEqual(Array(6).fill('trained'));
+    expect(smoke.report.groups?.map((g) => [g.group, g.seeds])).toEqual([
+      ['grpo', [0, 1, 2]],
+      ['scope-rl', [0, 1, 2]],
+    ]);
+  });
+
+  it('meanSd is the sample mean and sd of the finite values', () => {
+    expect(meanSd([1, 2, 3, 4])).toEqual({ mean: 2.5, sd: Math.sqrt(5 / 3), n: 4 });
+    expect(meanSd([5, Number.NaN])).toEqual({ mean: 5, sd: 0, n: 1 });
+    expect(meanSd([]).n).toBe(0);
+  });
+
   it('validates every run config before training any', async () => {
     const suite = join(root, 'bad.yaml');
     await writeFile(
@@ -151,7 +228,7 @@ describe('summarizeRun', () => {
       })),
     ];
     records[4]!.metrics = { ...records[4]!.metrics, ...{ 'eval/pass@1': 0.3, 'eval/pass@8': 0.5 } };
-    const run: SuiteRunResult = { name: 'x', regularizers: ['aepo'], targetEntropy: 0.2, records, dir: '/tmp/x' };
+    const run: SuiteRunResult = { name: 'x', group: 'x', regularizers: ['aepo'], targetEntropy: 0.2, records, dir: '/tmp/x' };
     const row = summarizeRun(run);
     expect(row.steps).toBe(4);
     expect(row.reward[0]).toBeCloseTo((0 + 0.25) / 2, 12);

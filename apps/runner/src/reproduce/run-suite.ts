@@ -114,12 +114,13 @@ export async function runReproduce(suitePath: string, options: ReproduceOptions,
   const loadedSuite = await loadSuite(suitePath, { sets: options.sets, backend: options.backend });
   let suite = loadedSuite;
   if (options.only && options.only.length > 0) {
-    const known = new Set(loadedSuite.runs.map((r) => r.name));
+    // A name picks one run, or every seed of a configuration (`--only grpo` or `--only grpo/seed-1`).
+    const known = new Set(loadedSuite.runs.flatMap((r) => [r.name, r.group]));
     const unknown = options.only.filter((n) => !known.has(n));
     if (unknown.length > 0) {
       throw new ConfigError('--only', [{ path: '--only', message: `unknown run ${unknown.join(', ')}; the suite has ${[...known].join(', ')}` }]);
     }
-    suite = { ...loadedSuite, runs: loadedSuite.runs.filter((r) => options.only!.includes(r.name)) };
+    suite = { ...loadedSuite, runs: loadedSuite.runs.filter((r) => options.only!.includes(r.name) || options.only!.includes(r.group)) };
   }
   const outDir = resolve(options.out ?? join('runs', `reproduce-${suite.name}`));
   io.err(`suite: ${suite.name} (${suite.runs.length} runs) → ${displayPath(outDir)}`);
@@ -193,6 +194,8 @@ export async function runReproduce(suitePath: string, options: ReproduceOptions,
     const target = controller?.with?.targetEntropy;
     runs.push({
       name: run.name,
+      group: run.group,
+      ...(run.seed !== undefined ? { seed: run.seed } : {}),
       description: run.description,
       regularizers: regs.map((r) => r.use),
       targetEntropy: typeof target === 'number' ? target : undefined,
@@ -206,10 +209,11 @@ export async function runReproduce(suitePath: string, options: ReproduceOptions,
     title: suite.title,
     description: suite.description,
     runs,
+    seeded: suite.seeded,
     facts: {
       suite: displayPath(resolve(suitePath)),
       runs: suite.runs.map((r) => `${r.name}${status[r.name] ? ` (${status[r.name]})` : ' (failed)'}`).join(', '),
-      seed: String(first.seed),
+      seed: suite.seeded ? [...new Set(suite.runs.map((r) => r.seed))].join(', ') : String(first.seed),
       'wall time (this session)': formatDuration((Date.now() - started) / 1000),
     },
   });
