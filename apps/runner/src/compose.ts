@@ -16,7 +16,7 @@ import type { RegistrySet, ResolvedRunConfig } from './config/resolve';
 export interface Composition {
   task: Task;
   policy: Policy;
-  /** Frozen copy of the initial policy, when `reference: true` or a regularizer needs one. */
+  /** Frozen copy of the initial policy (LoRA: the base, adapters off), when `reference: true` or a regularizer needs one. */
   reference?: Policy;
   reward: RewardFunction;
   advantage: AdvantageEstimator;
@@ -74,6 +74,7 @@ export async function compose(config: ResolvedRunConfig, registries: RegistrySet
   const regularizers = config.regularizers.map((r) => registries.regularizer.create(withSamplerTarget(r, registries)) as Regularizer);
   const policy = await createPolicy(config.policy, task);
   const needsReference = config.reference || regularizers.some((r) => r.needsReference);
-  const reference = needsReference ? policy.clone({ trainable: false }) : undefined;
+  // A LoRA policy's reference is its base with the adapters off (shared weights, no copy).
+  const reference = needsReference ? (policy.referencePolicy?.() ?? policy.clone({ trainable: false })) : undefined;
   return { task, policy, reference, reward, advantage, loss, aggregation, regularizers };
 }

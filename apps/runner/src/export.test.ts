@@ -65,6 +65,30 @@ describe('rft export', () => {
     policy.dispose();
   });
 
+  it('writes a LoRA run merged (W + scaling·B·A) and, with --adapter, its PEFT adapter folder', async () => {
+    const policy = await loadHfPolicy(FIXTURE, { lora: { rank: 2, alpha: 4, targetModules: ['q_proj', 'up_proj'] } });
+    // A trained adapter: B off zero, so merging changes the weights.
+    const w = policy.getWeights();
+    for (const [name, t] of Object.entries(w)) w[name] = { shape: t.shape, values: t.values.map((v, i) => v + 0.05 * Math.sin(i + name.length)) };
+    policy.setWeights(w);
+    const ckpt = join(root, 'lora-run', 'checkpoints', 'step-000001', 'policy');
+    await savePolicy(ckpt, policy);
+    const to = join(root, 'lora-merged');
+    const adapter = join(root, 'lora-adapter');
+    await runExport(ckpt, { to, backend, adapter }, io);
+    const merged = await loadHfPolicy(to);
+    const want = logitsOf(policy);
+    const got = logitsOf(merged);
+    expect(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0)).toBeLessThan(1e-4);
+    const base = await loadHfPolicy(FIXTURE);
+    expect(logitsOf(base)).not.toEqual(got);
+    const again = await loadHfPolicy(FIXTURE, { lora: { adapter } });
+    expect(logitsOf(again)).toEqual(want);
+    for (const p of [merged, base, again, policy]) p.dispose();
+    // --adapter on a full fine-tune has nothing to write.
+    await expect(runExport(join(root, 'run'), { to: join(root, 'never-lora'), backend, adapter }, io)).rejects.toThrow(/--adapter[\s\S]*not a LoRA run/);
+  });
+
   it('refuses a non-HF policy, a bad dtype and a folder that is not a checkpoint', async () => {
     const tokenizer = createCharTokenizer({ alphabet: 'ab' });
     const policy = createTransformerPolicy({ tokenizer, dModel: 8, nLayers: 1, nHeads: 2, maxSeqLen: 8, seed: 1 });

@@ -145,9 +145,10 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .requiredOption('--to <dir>', 'the Hugging Face folder to write')
     .addOption(new Option('--dtype <type>', 'stored weight type').choices([...EXPORT_DTYPES]).default('float32'))
     .option('--force', 'replace an existing non-empty --to folder')
+    .option('--adapter <dir>', 'a LoRA run: also write its adapters as a PEFT folder (--to gets the merged model)')
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS))
-    .action(async (target: string, opts: { to: string; dtype: (typeof EXPORT_DTYPES)[number]; force?: boolean; backend?: string }) => {
-      await runExport(target, { to: opts.to, dtype: opts.dtype, force: opts.force, backend: opts.backend }, io);
+    .action(async (target: string, opts: { to: string; dtype: (typeof EXPORT_DTYPES)[number]; force?: boolean; backend?: string; adapter?: string }) => {
+      await runExport(target, { to: opts.to, dtype: opts.dtype, force: opts.force, backend: opts.backend, adapter: opts.adapter }, io);
     });
 
   registerReproduceCommand(program, io);

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError, type Policy, writeDirAtomic } from '@rftkit/core';
+import { CheckpointError, type Policy, type Tokenizer, writeDirAtomic } from '@rftkit/core';
 import { HfTokenizer, parseHfConfig } from '@rftkit/hf';
-import { idsOnlyTokenizer } from './hf/load';
+import { idsOnlyTokenizer, loadHfPolicy } from './hf/load';
+import type { LoraSettings } from './hf/lora-options';
+import { isHfLoraPolicy } from './hf/lora-policy';
 import { archFor, createHfPolicy } from './hf/policy';
 import { createTransformerPolicy, type WeightMap } from './policy';
 import { tokenizerFromJSON } from './tokenizer';
@@ -37,7 +40,8 @@ const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Writes `dir/policy.json` and `dir/weights.bin` atomically: readers see the old folder or
- * the complete new one, never a mix.
+ * the complete new one, never a mix. A LoRA policy stores only its adapters (weights.bin and
+ * a PEFT adapter folder's two files beside it); its base is read again from the source folder.
  */
 export async function savePolicy(dir: string, policy: Policy): Promise<void> {
   const weights = policy.getWeights();
@@ -63,6 +67,7 @@ export async function savePolicy(dir: string, policy: Policy): Promise<void> {
   await writeDirAtomic(dir, async (tmp) => {
     await writeFile(join(tmp, 'weights.bin'), bytes);
     await writeFile(join(tmp, 'policy.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    if (isHfLoraPolicy(policy)) await policy.saveAdapter(tmp);
   });
 }
 
@@ -136,6 +141,29 @@ interface SavedHfConfig {
   generation?: Record<string, unknown> | null;
   sourceFolder?: string | null;
   headChunkTokens?: number;
+  /** A LoRA policy's settings: the checkpoint holds the adapters, the base comes from sourceFolder. */
+  lora?: LoraSettings;
+}
+
+/** A LoRA checkpoint's policy: the base from its source folder (checked to be the same model), adapters to be set. */
+async function buildLoraPolicy(dir: string, saved: SavedHfConfig & { lora: LoraSettings }, tokenizer: Tokenizer): Promise<Policy> {
+  const source = saved.sourceFolder;
+  if (!source) throw new CheckpointError(dir, 'a LoRA checkpoint needs its base model folder (config.sourceFolder), which is missing');
+  let current: unknown;
+  try {
+    current = JSON.parse(await readFile(join(source, 'config.json'), 'utf8'));
+  } catch (e) {
+    throw new CheckpointError(dir, `the base model of this LoRA checkpoint is not readable at ${source}/config.json (${(e as Error).message}); the checkpoint holds only the adapters`);
+  }
+  if (!isDeepStrictEqual(current, saved.hf)) {
+    throw new CheckpointError(dir, `the base model at ${source} has a config.json other than the one this LoRA checkpoint was trained on`);
+  }
+  const { rank, alpha, dropout, targetModules, rslora, seed, baseModel } = saved.lora;
+  return loadHfPolicy(source, {
+    tokenizer,
+    headChunkTokens: saved.headChunkTokens,
+    lora: { rank, alpha, dropout, targetModules, rslora, seed, baseModel },
+  });
 }
 
 /**
@@ -152,6 +180,7 @@ async function buildPolicy(dir: string, manifest: PolicyManifest): Promise<Polic
       (manifest.tokenizer as { type?: unknown }).type === 'hf-ids'
         ? idsOnlyTokenizer(cfg, dir)
         : await HfTokenizer.fromJSON(manifest.tokenizer);
+    if (saved.lora) return buildLoraPolicy(dir, saved as SavedHfConfig & { lora: LoraSettings }, tokenizer);
     const weights: WeightMap = {};
     for (const p of archFor(cfg).params) weights[p.name] = { shape: p.shape, values: new Float32Array(sizeOf(p.shape)) };
     return createHfPolicy({

@@ -8,7 +8,7 @@ import { createGrpoAdvantage } from '@rftkit/advantages';
 import { type Metrics, type PromptRecord, type RewardFunction, Rng } from '@rftkit/core';
 import { loadHfTokenizer, parseHfConfig, writeSafetensorsFile } from '@rftkit/hf';
 import { createAggregator, createPpoClipLoss } from '@rftkit/losses';
-import { archFor, type HfPolicy, loadHfPolicy } from '@rftkit/policy';
+import { archFor, type HfPolicy, isHfLoraPolicy, loadHfPolicy } from '@rftkit/policy';
 import { createKlPenalty } from '@rftkit/regularizers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBackends } from '@rftkit/tensor/testing';
@@ -122,6 +122,58 @@ describeBackends('GRPO on a tiny Qwen3 folder with the real tokenizer', () => {
       expect(changed, `${name} changed`).toBe(true);
     }
     trainer.dispose();
+    policy.dispose();
+  }, 120_000);
+});
+
+describeBackends('GRPO with LoRA adapters on the tiny Qwen3 folder', () => {
+  it('trains the adapters only, the KL reference is the base (adapters off) with no weight copy', async () => {
+    const policy = await loadHfPolicy(join(dir, 'model'), { lora: { rank: 4, alpha: 8, targetModules: 'all-linear' } });
+    if (!isHfLoraPolicy(policy)) throw new Error('expected a LoRA policy');
+    const base = policy.baseWeights();
+    const adapters = policy.getWeights();
+    const loaded = tf.memory().numTensors;
+    const trainer = createTrainer({
+      policy,
+      trainPrompts: prompts,
+      testPrompts: prompts.slice(0, 1),
+      reward: digitReward,
+      advantage: createGrpoAdvantage(),
+      loss: createPpoClipLoss(),
+      aggregator: createAggregator({ mode: 'token-mean' }),
+      regularizers: [createKlPenalty({ coef: 0.01 })],
+      config: {
+        steps: 3,
+        seed: 3,
+        promptsPerStep: 2,
+        samplesPerPrompt: 3,
+        miniBatchSamples: 6,
+        microBatchSamples: 6,
+        sampling: { maxNewTokens: 4 },
+        optimizer: { lr: 0.05 },
+      },
+    });
+    // The reference shares the base's variables (no copy of the model); Adam's two moments
+    // exist for the adapters alone.
+    expect(policy.trainableVariables()).toHaveLength(7 * 2);
+    expect(tf.memory().numTensors).toBe(loaded + 2 * 7 * 2);
+    const history: Metrics[] = [];
+    for (let s = 0; s < 3; s++) history.push(await trainer.step());
+    // Step 1: lora_B = 0, so the policy is the base and KL to the reference is 0; then it grows.
+    expect(history[0]!['kl/ref']).toBeCloseTo(0, 6);
+    expect(history[2]!['kl/ref']).toBeGreaterThan(0);
+    const baseAfter = policy.baseWeights();
+    for (const [name, w] of Object.entries(base)) {
+      expect(baseAfter[name]!.values.every((v, i) => v === w.values[i]), `${name} unchanged`).toBe(true);
+    }
+    const adaptersAfter = policy.getWeights();
+    for (const [name, w] of Object.entries(adapters)) {
+      expect(adaptersAfter[name]!.values.some((v, i) => v !== w.values[i]), `${name} changed`).toBe(true);
+    }
+    // The trainer frees its optimizer state and reference view; the policy's base stays alive.
+    trainer.dispose();
+    expect(tf.memory().numTensors).toBe(loaded);
+    expect(policy.baseWeights()['model.norm.weight']!.values).toEqual(base['model.norm.weight']!.values);
     policy.dispose();
   }, 120_000);
 });

@@ -55,7 +55,7 @@ export interface RunSummary {
 
 export interface TrainerOptions {
   policy: Policy;
-  /** Frozen reference policy (KL terms). When absent and a regularizer needs one, a frozen copy of `policy` is made. */
+  /** Frozen reference policy (KL terms). When absent and a regularizer needs one: `policy.referencePolicy()` (LoRA: the base, adapters off) or a frozen copy of `policy`. */
   reference?: Policy;
   /** Rollout engine over `policy` (default `createRolloutEngine({ policy })`). */
   engine?: RolloutEngine;
@@ -140,7 +140,7 @@ function buildParts(options: TrainerOptions, log: (message: string) => void): Tr
     ids.add(r.id);
   }
   const needsReference = regularizers.some((r) => r.needsReference);
-  const reference = options.reference ?? (needsReference ? policy.clone({ trainable: false }) : undefined);
+  const reference = options.reference ?? (needsReference ? (policy.referencePolicy?.() ?? policy.clone({ trainable: false })) : undefined);
   return {
     config,
     policy,

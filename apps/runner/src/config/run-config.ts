@@ -103,6 +103,12 @@ export async function loadRunConfigObject(
         issues.push({ path: 'policy.with.model', message: `no model folder at ${w.model} (a folder with config.json, or hf:org/name; relative paths resolve against the config file)` });
       }
     }
+    if (w.lora?.adapter !== undefined) {
+      w.lora.adapter = resolve(baseDir, w.lora.adapter);
+      if (!existsSync(w.lora.adapter)) {
+        issues.push({ path: 'policy.with.lora.adapter', message: `no adapter folder at ${w.lora.adapter} (relative paths resolve against the config file)` });
+      }
+    }
   }
   // A task's data file, like every path in a config, is relative to the config file.
   const taskPath = config.task.with.path;

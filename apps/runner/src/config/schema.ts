@@ -1,3 +1,4 @@
+import { loraOptionsSchema } from '@rftkit/policy';
 import { BACKEND_NAMES } from '@rftkit/tensor';
 import { z } from 'zod';
 
@@ -31,6 +32,9 @@ export const policyConfigSchema = z.union([
         model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
         download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access).'),
         headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
+        lora: loraOptionsSchema
+          .optional()
+          .describe('Train LoRA adapters only (PEFT semantics: rank, alpha, dropout, targetModules); the base weights stay frozen.'),
       }),
     })
     .describe('A pretrained Hugging Face model with its own tokenizer.'),

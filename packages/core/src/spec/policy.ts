@@ -65,6 +65,11 @@ export interface Policy {
   trainableVariables(): tf.Variable[];
   /** A deep copy; `trainable: false` gives a frozen copy (reference / old policy). */
   clone(options?: { trainable?: boolean }): Policy;
+  /**
+   * The frozen reference for KL terms when it is cheaper than `clone({ trainable: false })`
+   * (a LoRA policy: its base with the adapters off, sharing the weights). Optional.
+   */
+  referencePolicy?(): Policy;
   /** Weight values by name (host copies), for checkpoints. */
   getWeights(): Record<string, { shape: number[]; values: Float32Array }>;
   setWeights(weights: Record<string, { shape: number[]; values: Float32Array }>): void;

@@ -5,6 +5,7 @@ import { ConfigError } from '@rftkit/core';
 import { gelu, layerNorm } from '@rftkit/tensor';
 import type { HfModelConfig, Llama3RopeScaling } from '@rftkit/hf';
 import { dense } from '../layers';
+import { withAdapter } from './lora';
 
 /** Weights by Hugging Face name, in the HF layout. */
 export type Weights = Record<string, tf.Tensor>;
@@ -17,13 +18,13 @@ export type Weights = Record<string, tf.Tensor>;
  * so weights stay in the HF layout: no transposes at load, export or getWeights.
  */
 export function linear(W: Weights, name: string, x: tf.Tensor2D, bias: boolean): tf.Tensor2D {
-  const y: tf.Tensor2D = tf.matMul(x, W[`${name}.weight`] as tf.Tensor2D, false, true);
+  const y = withAdapter(W, name, x, tf.matMul(x, W[`${name}.weight`] as tf.Tensor2D, false, true));
   return bias ? tf.add(y, W[`${name}.bias`]!) : y;
 }
 
 /** `x [N, in]` through GPT-2's `Conv1D` `name` (`.weight` `[in, out]`, `.bias`): @rftkit/tensor's fused dense. */
 export function conv1d(W: Weights, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  return dense(x, W[`${name}.weight`]!, W[`${name}.bias`]!);
+  return withAdapter(W, name, x, dense(x, W[`${name}.weight`]!, W[`${name}.bias`]!));
 }
 
 /** RMSNorm over the last axis, in float32: `w · x / sqrt(mean(x²) + eps)` (LlamaRMSNorm). */

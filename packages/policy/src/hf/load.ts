@@ -15,6 +15,9 @@ import {
   takeTensor,
   writeSafetensorsFile,
 } from '@rftkit/hf';
+import type { LoraOptions } from './lora-options';
+import { loadLoraPolicy } from './lora-load';
+import { isHfLoraPolicy } from './lora-policy';
 import { createHfPolicy, archFor, type HfPolicy, type WeightMap } from './policy';
 
 /** Tokenizer files copied from the source folder on export (those present). */
@@ -43,6 +46,11 @@ export interface LoadHfPolicyOptions extends ResolveModelOptions {
   trainable?: boolean;
   /** Token rows per LM-head chunk in tokenStats; default ≈ 2²² / vocab (see forward.ts). */
   headChunkTokens?: number;
+  /**
+   * LoRA adapters (PEFT's meaning: rank, alpha, dropout, targetModules; or `adapter`, a PEFT
+   * folder): the base weights are then frozen and only the adapters train (see lora-policy.ts).
+   */
+  lora?: LoraOptions;
 }
 
 /**
@@ -90,7 +98,7 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
  * keep their HF names. Weights of any float dtype are upcast to float32.
  */
 export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions = {}): Promise<HfPolicy> {
-  const { tokenizer, trainable, headChunkTokens, ...resolveOptions } = options;
+  const { tokenizer, trainable, headChunkTokens, lora, ...resolveOptions } = options;
   const { folder } = await resolveModelSource(source, resolveOptions);
   if (!existsSync(join(folder, 'config.json'))) {
     throw new ConfigError(folder, [
@@ -117,7 +125,7 @@ export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions 
   if (unused.length) {
     throw new CheckpointError(folder, `tensors the ${cfg.modelType} model has no place for: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? `, … (${unused.length})` : ''}`);
   }
-  return createHfPolicy({
+  const built = {
     config: cfg,
     weights,
     tokenizer:
@@ -125,18 +133,22 @@ export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions 
     meta: { rawConfig, generationConfig, sourceFolder: folder },
     trainable,
     headChunkTokens,
-  });
+  };
+  return lora === undefined ? createHfPolicy(built) : loadLoraPolicy({ ...built, lora, source });
 }
 
 export interface ExportHfPolicyOptions {
   /** Stored weight type; bfloat16 rounds to nearest even. Default float32. */
   dtype?: 'float32' | 'bfloat16';
+  /** A LoRA policy: also write its adapters as a PEFT folder here. */
+  adapterDir?: string;
 }
 
 /**
  * Writes `policy` as a Hugging Face folder: config.json, model.safetensors (HF names and
  * layouts; a tied head is not stored, as transformers does), generation_config.json and the
- * source folder's tokenizer files.
+ * source folder's tokenizer files. A LoRA policy is written merged (W + scaling·B·A), a
+ * plain model of the base's architecture.
  */
 export async function exportHfPolicy(policy: HfPolicy, dir: string, options: ExportHfPolicyOptions = {}): Promise<void> {
   const dtype = options.dtype ?? 'float32';
@@ -146,8 +158,11 @@ export async function exportHfPolicy(policy: HfPolicy, dir: string, options: Exp
   if (!policy || typeof (policy as Partial<HfPolicy>).meta !== 'object' || policy.config().type !== 'hf') {
     throw new ConfigError('exportHfPolicy', [{ path: 'policy', message: 'only policies from loadHfPolicy can be exported as an HF folder' }]);
   }
+  if (options.adapterDir !== undefined && !isHfLoraPolicy(policy)) {
+    throw new ConfigError('exportHfPolicy', [{ path: 'adapterDir', message: 'the policy has no LoRA adapters to write' }]);
+  }
   await mkdir(dir, { recursive: true });
-  const weights = policy.getWeights();
+  const weights = isHfLoraPolicy(policy) ? policy.mergedWeights() : policy.getWeights();
   const tensors = Object.keys(weights)
     .sort()
     .map((name) => ({ name, shape: weights[name]!.shape, values: weights[name]!.values }));
@@ -166,4 +181,5 @@ export async function exportHfPolicy(policy: HfPolicy, dir: string, options: Exp
   if (source && source !== dir) {
     for (const file of TOKENIZER_FILES) if (existsSync(join(source, file))) await copyFile(join(source, file), join(dir, file));
   }
+  if (options.adapterDir !== undefined && isHfLoraPolicy(policy)) await policy.saveAdapter(options.adapterDir);
 }

@@ -57,7 +57,8 @@ export interface HfPolicy extends Policy {
   clone(options?: { trainable?: boolean }): HfPolicy;
 }
 
-function checkInput(where: string, input: ForwardInput, maxLen: number, arch: Arch, extra = 0): void {
+/** Shape and length checks shared by the HF policies' entry points. */
+export function checkInput(where: string, input: ForwardInput, maxLen: number, arch: Arch, extra = 0): void {
   const { tokens, attentionMask } = input;
   if (tokens.rank !== 2 || attentionMask.rank !== 2) {
     throw new ShapeError(where, `tokens and attentionMask must be [batch, seqLen]; got ${tokens.shape} and ${attentionMask.shape}`);
