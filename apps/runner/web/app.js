@@ -341,12 +341,13 @@ $('filter').addEventListener('input', (e) => {
 function renderSelects() {
   const names = state.runs.map((r) => r.name);
   const preferred = names.filter((n) => state.selected.has(n));
-  for (const [id, field, refresh] of [
-    ['samples-run', 'samplesRun', scheduleSamples],
-    ['config-run', 'configRun', renderConfig],
+  const withSamples = state.runs.filter((r) => state.selected.has(r.name) && r.files.includes('samples.jsonl')).map((r) => r.name);
+  for (const [id, field, refresh, first] of [
+    ['samples-run', 'samplesRun', scheduleSamples, withSamples[0] ?? preferred[0]],
+    ['config-run', 'configRun', renderConfig, preferred[0]],
   ]) {
     const select = $(id);
-    if (!names.includes(state[field])) state[field] = preferred[0] ?? names[0] ?? '';
+    if (!names.includes(state[field])) state[field] = first ?? names[0] ?? '';
     const current = [...select.options].map((o) => o.value).join('\n');
     if (current !== names.join('\n')) select.replaceChildren(...names.map((n) => el('option', { value: n, text: n })));
     if (select.value !== state[field]) {
