@@ -53,6 +53,13 @@ function fmt(v) {
   return Number.isInteger(v) ? String(v) : v.toFixed(a < 1 ? 4 : 3);
 }
 
+/** Axis ticks: short, without trailing zeros. */
+function tick(v) {
+  if (v == null) return '';
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? v.toExponential(1) : String(Number(v.toPrecision(4)));
+}
+
 function ago(ms) {
   if (ms == null) return '–';
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
@@ -311,7 +318,7 @@ function renderCharts() {
             scales: { x: { time: false } },
             cursor: { sync: { key: 'rft-steps' } },
             series: [{ label: 'step' }, ...runs.map((n) => ({ label: n, stroke: colorOf(n), width: 1.5, spanGaps: true }))],
-            axes: [{}, { size: 56, values: (_u, vals) => vals.map(fmt) }],
+            axes: [{}, { size: 56, values: (_u, vals) => vals.map(tick) }],
           },
           data,
           node,
