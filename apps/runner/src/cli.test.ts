@@ -31,7 +31,7 @@ describe('rft CLI', () => {
   it('--help lists every command', async () => {
     const io = capture();
     expect(await runCli(['--help'], io)).toBe(0);
-    for (const cmd of ['train', 'eval', 'sft', 'reproduce', 'list']) expect(io.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
+    for (const cmd of ['train', 'eval', 'sft', 'reproduce', 'dashboard', 'list']) expect(io.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
   });
 
   it('<cmd> --help documents each command', async () => {

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isRftError, type RftErrorCode } from '@rftkit/core';
+import { runDashboard } from './commands/dashboard';
 import { runEval } from './commands/eval';
 import { EXPORT_DTYPES, runExport } from './commands/export';
 import { formatComponentList } from './commands/list';
@@ -55,6 +56,12 @@ function nonNegativeNumber(flag: string) {
 function seedValue(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError('--seed must be an integer in [0, 2^32)');
+  return n;
+}
+
+function portValue(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be an integer from 0 to 65535 (0 = any free port)');
   return n;
 }
 
@@ -149,6 +156,16 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS))
     .action(async (target: string, opts: { to: string; dtype: (typeof EXPORT_DTYPES)[number]; force?: boolean; backend?: string; adapter?: string }) => {
       await runExport(target, { to: opts.to, dtype: opts.dtype, force: opts.force, backend: opts.backend, adapter: opts.adapter }, io);
+    });
+
+  program
+    .command('dashboard')
+    .description('Serve a local page that lists the runs in a folder and charts their metrics live while they train.')
+    .argument('[runs-dir]', 'folder holding run folders (default: runs, where rft train writes them)', 'runs')
+    .option('--port <n>', 'port to listen on; 0 = any free port (default: 6006, or the next free one)', portValue)
+    .option('--host <address>', 'interface to listen on; other than loopback, anyone who can reach it reads the runs', '127.0.0.1')
+    .action(async (runsDir: string, opts: { port?: number; host: string }) => {
+      await runDashboard(runsDir, { port: opts.port, host: opts.host, signal: hooks.signal }, io);
     });
 
   registerReproduceCommand(program, io);
