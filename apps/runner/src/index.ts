@@ -19,3 +19,4 @@ export { registerReproduceCommand, runReproduce } from './reproduce/index';
 export { type ChartDefinition, DEFAULT_CHARTS, renderSvg, type StepRecord } from './report/charts';
 export { type ReportInput, writeReport } from './report/html';
 export { formatSummaryTable, summarize, type SummaryRow } from './report/summary';
+export { formatPresetList, listPresets, PACKAGE_ROOT, type Preset, type PresetKind, presetsDir, resolveConfigArgument } from './presets';
