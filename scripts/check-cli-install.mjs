@@ -111,7 +111,7 @@ rftRun([
   ...[
     `trainer.steps=${steps}`, 'trainer.promptsPerStep=4', 'trainer.samplesPerPrompt=4', 'trainer.miniBatchSamples=16',
     'trainer.microBatchSamples=16', 'trainer.eval.every=2', 'trainer.eval.prompts=4', 'trainer.eval.samplesPerPrompt=4',
-    'trainer.eval.k=[1, 4]', 'data.trainPrompts=16', 'data.testPrompts=4',
+    'trainer.eval.k=[1, 4]', 'trainer.samplesEvery=1', 'data.trainPrompts=16', 'data.testPrompts=4',
   ].flatMap((s) => ['--set', s]),
 ]);
 const runDir = join(home, 'run');
@@ -120,13 +120,19 @@ if (rows.map((r) => r.step).join(',') !== Array.from({ length: steps }, (_, i) =
   fail(`metrics.jsonl holds steps ${rows.map((r) => r.step).join(',')}, expected 1..${steps}`);
 }
 if (!rows.every((r) => Number.isFinite(r['reward/mean']) && Number.isFinite(r['entropy/exact']))) fail('metrics.jsonl rows lack reward/mean or entropy/exact');
-for (const f of ['config.json', 'eval.jsonl', 'report.html', 'checkpoints/latest']) {
+for (const f of ['config.json', 'eval.jsonl', 'report.html', 'run.json', 'samples.jsonl', 'checkpoints/latest']) {
   if (!existsSync(join(runDir, f))) fail(`the run folder lacks ${f}`);
 }
 const config = readJson(join(runDir, 'config.json'));
 const base = resolve(prefix, 'lib', 'node_modules', cli.json.name, 'configs', config.policy.checkpoint);
 if (!existsSync(join(base, 'weights.bin'))) fail(`the run's base checkpoint ${config.policy.checkpoint} is not in the installed package (${base})`);
-console.log(`trained    rft train default for ${steps} steps outside the repository (${((Date.now() - t1) / 1000).toFixed(1)} s): metrics.jsonl steps 1..${steps}, report`);
+const meta = readJson(join(runDir, 'run.json'));
+if (meta.rftkit !== cli.json.version || meta.git !== undefined || meta.status !== 'finished') {
+  fail(`run.json: rftkit ${meta.rftkit}, git ${JSON.stringify(meta.git)}, status ${meta.status} (expected ${cli.json.version}, no git outside a checkout, finished)`);
+}
+const samples = readFileSync(join(runDir, 'samples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+if (!samples.some((r) => r.split === 'train') || !samples.some((r) => r.split === 'eval')) fail('samples.jsonl lacks train or eval rows');
+console.log(`trained    rft train default for ${steps} steps outside the repository (${((Date.now() - t1) / 1000).toFixed(1)} s): metrics.jsonl steps 1..${steps}, report, ${samples.length} samples, run.json`);
 
 rmSync(scratch, { recursive: true, force: true });
 console.log(`cli install check passed (${((Date.now() - started) / 1000).toFixed(0)} s)`);

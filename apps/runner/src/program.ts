@@ -103,6 +103,7 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
           threads: opts.threads,
           signal: hooks.signal,
           progress: createProgress(),
+          argv: ['train', config, ...opts.set.flatMap((x) => ['--set', x]), ...(opts.out ? ['--out', opts.out] : []), ...(opts.resume ? ['--resume'] : [])],
         },
         io,
       );
