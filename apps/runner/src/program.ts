@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isRftError, type RftErrorCode } from '@rftkit/core';
+import { runCompare } from './commands/compare';
 import { runEval } from './commands/eval';
 import { EXPORT_DTYPES, runExport } from './commands/export';
 import { formatComponentList } from './commands/list';
@@ -152,6 +153,15 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     });
 
   registerReproduceCommand(program, io);
+
+  program
+    .command('compare')
+    .description('Compare run folders: config differences, final pass@k and metrics side by side; writes one HTML page overlaying them.')
+    .argument('<runs...>', 'two or more run folders (runs/<name>-<timestamp>)')
+    .option('--out <file>', 'the HTML page to write', 'compare.html')
+    .action(async (runs: string[], opts: { out: string }) => {
+      await runCompare(runs, { out: opts.out }, io);
+    });
 
   program
     .command('presets')
