@@ -49,7 +49,8 @@ describe('rft compare', () => {
     // Differences only: the regularizers and the seed, not the shared sizes.
     const diff = printed.split('\n\n')[0]!;
     expect(diff).toMatch(/^config\s+grpo\s+aepo\s+grpo-s1$/m);
-    expect(diff).toMatch(/^regularizers\s/m);
+    expect(diff).toMatch(/^regularizers\[0\]\.with\.targetEntropy\s+–\s+0\.5\s+–$/m);
+    expect(diff).toMatch(/^regularizers\s+\[\]\s+–\s+\[\]$/m);
     expect(diff).toMatch(/^seed\s+0\s+0\s+1$/m);
     expect(diff).not.toMatch(/^trainer\.steps\s/m);
     // The final evaluation of each run, as its eval.jsonl has it.

@@ -227,9 +227,10 @@ export function groupCharts(records: readonly StepRecord[], covered: (key: strin
       groups.get(g)!.add(key);
     }
   }
-  const order = (g: string) => (g === 'train' ? '' : g === 'time' ? '~' : g);
+  // The step's training keys first, timings last, the rest alphabetically.
+  const order = (g: string) => (g === 'train' ? 0 : g === 'time' ? 2 : 1);
   return [...groups.entries()]
-    .sort(([a], [b]) => order(a).localeCompare(order(b)))
+    .sort(([a], [b]) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0))
     .map(([group, keySet]) => {
       const keys = [...keySet].sort();
       const values = records.flatMap((r) =>

@@ -33,7 +33,9 @@ export async function readRunFolder(dir: string): Promise<ComparedRun> {
 }
 
 function flatten(value: unknown, path = '', out = new Map<string, string>()): Map<string, string> {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+  // Arrays by index (regularizers[0].with.targetEntropy), so a diff names the leaf that differs.
+  if (Array.isArray(value) && value.length > 0) value.forEach((v, i) => flatten(v, `${path}[${i}]`, out));
+  else if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
     for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out);
   } else out.set(path, JSON.stringify(value));
   return out;
