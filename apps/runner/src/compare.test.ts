@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCompare } from './commands/compare';
+import { seedGroups } from './report/compare';
 import { runTrain } from './commands/train';
 import type { CliIO } from './io';
 
@@ -70,6 +71,14 @@ describe('rft compare', () => {
     expect((html.match(/<svg/g) ?? []).length).toBeGreaterThanOrEqual(8);
     expect(html).toContain('target');
     expect(html).toContain('rftkit');
+    // grpo and grpo-s1 differ only in the seed: one series, its mean with a ±1 sd band.
+    const groups = seedGroups(result.runs);
+    expect([...groups.entries()].map(([label, members]) => [label, members.map((m) => m.name)])).toEqual([
+      ['grpo +1 (2 seeds, mean ± sd)', ['grpo', 'grpo-s1']],
+      ['aepo', ['aepo']],
+    ]);
+    expect(html).toContain('grpo +1 (2 seeds, mean ± sd)');
+    expect(html).toMatch(/class="mark-area role-mark/);
   });
 
   it('refuses fewer than two runs and a folder that is not a run', async () => {

@@ -85,20 +85,45 @@ export function formatCompareTable(runs: readonly ComparedRun[]): string {
   return parts.join('\n\n');
 }
 
-/** Overlay of one metric across runs (one colour per run), with a 10-step mean for noisy per-step metrics. */
+/**
+ * Runs whose configs differ only in `seed` (seeds of one config): label → members. A
+ * group of several is drawn as its mean with a ±1 sd band.
+ */
+export function seedGroups(runs: readonly ComparedRun[]): Map<string, ComparedRun[]> {
+  const byConfig = new Map<string, ComparedRun[]>();
+  for (const r of runs) {
+    const { seed: _seed, runtime: _runtime, ...rest } = r.config as Record<string, unknown>;
+    const trainer = { ...(rest.trainer as Record<string, unknown> | undefined) };
+    delete trainer.seed;
+    const key = JSON.stringify({ ...rest, trainer });
+    byConfig.set(key, [...(byConfig.get(key) ?? []), r]);
+  }
+  const out = new Map<string, ComparedRun[]>();
+  for (const members of byConfig.values()) {
+    const label = members.length === 1 ? members[0]!.name : `${members[0]!.name} +${members.length - 1} (${members.length} seeds, mean ± sd)`;
+    out.set(label, members);
+  }
+  return out;
+}
+
+/** Overlay of one metric across runs (one colour per run, or per seed group), with a 10-step mean for noisy per-step metrics. */
 function overlaySpec(runs: readonly ComparedRun[], metric: string, title: string, smooth: boolean, rules: Array<{ run: string; value: number }> = []): vl.TopLevelSpec | undefined {
+  const groups = seedGroups(runs);
+  const labelOf = new Map([...groups.entries()].flatMap(([label, members]) => members.map((m) => [m.name, label] as const)));
+  const domain = [...groups.keys()];
   const values = runs.flatMap((run) => {
     const points = run.records.filter((r) => Number.isFinite(r.metrics[metric]));
     let sum = 0;
     return points.map((r, i) => {
       sum += r.metrics[metric]!;
       if (smooth && i >= 10) sum -= points[i - 10]!.metrics[metric]!;
-      return { step: r.step, value: smooth ? sum / Math.min(i + 1, 10) : r.metrics[metric]!, run: run.name };
+      return { step: r.step, value: smooth ? sum / Math.min(i + 1, 10) : r.metrics[metric]!, run: labelOf.get(run.name)! };
     });
   });
   if (values.length === 0) return undefined;
-  const domain = runs.map((r) => r.name);
-  const color = { field: 'run', type: 'nominal', title: null, scale: { domain }, legend: { labelLimit: 260 } };
+  const color = { field: 'run', type: 'nominal', title: null, scale: { domain }, legend: { labelLimit: 320 } };
+  const banded = [...groups.values()].some((m) => m.length > 1);
+  const ruleValues = [...new Map(rules.map((r) => [labelOf.get(r.run)!, { run: labelOf.get(r.run)!, value: r.value }])).values()];
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: smooth ? `${title} (10-step mean)` : title,
@@ -106,8 +131,16 @@ function overlaySpec(runs: readonly ComparedRun[], metric: string, title: string
     height: 220,
     background: 'white',
     layer: [
-      { data: { values }, mark: { type: 'line', point: values.length / runs.length <= 40, tooltip: true }, encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'value', type: 'quantitative', title: metric, scale: { zero: false } }, color } },
-      ...(rules.length ? [{ data: { values: rules }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'value', type: 'quantitative' }, color } }] : []),
+      // Seed groups: the sd band of the members at each step, under the mean line.
+      ...(banded
+        ? [{ data: { values }, mark: { type: 'errorband', extent: 'stdev', opacity: 0.25 }, encoding: { x: { field: 'step', type: 'quantitative' }, y: { field: 'value', type: 'quantitative', title: metric }, color } }]
+        : []),
+      {
+        data: { values },
+        mark: { type: 'line', point: values.length / runs.length <= 40, tooltip: true },
+        encoding: { x: { field: 'step', type: 'quantitative' }, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title: metric, scale: { zero: false } }, color },
+      },
+      ...(ruleValues.length ? [{ data: { values: ruleValues }, mark: { type: 'rule', strokeDash: [6, 4] }, encoding: { y: { field: 'value', type: 'quantitative' }, color } }] : []),
     ],
   } as vl.TopLevelSpec;
 }
