@@ -19,3 +19,7 @@ export { registerReproduceCommand, runReproduce } from './reproduce/index';
 export { type ChartDefinition, DEFAULT_CHARTS, renderSvg, type StepRecord } from './report/charts';
 export { type ReportInput, writeReport } from './report/html';
 export { formatSummaryTable, summarize, type SummaryRow } from './report/summary';
+export { formatPresetList, listPresets, PACKAGE_ROOT, type Preset, type PresetKind, presetsDir, resolveConfigArgument } from './presets';
+export { type CompareOptions, type CompareResult, runCompare } from './commands/compare';
+export { type ComparedRun, configDiff, finalEval, formatCompareTable, readRunFolder, writeComparePage } from './report/compare';
+export { gitInfo, readRunMeta, type RunMeta } from './run-meta';

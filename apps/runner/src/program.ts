@@ -1,7 +1,7 @@
-import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { isRftError, type RftErrorCode } from '@rftkit/core';
 import { runDashboard } from './commands/dashboard';
+import { runCompare } from './commands/compare';
 import { runEval } from './commands/eval';
 import { EXPORT_DTYPES, runExport } from './commands/export';
 import { formatComponentList } from './commands/list';
@@ -10,7 +10,9 @@ import { runTrain } from './commands/train';
 import { type CliIO, processIO } from './io';
 import { createProgress } from './progress';
 import { createRegistries } from './registries';
+import { formatPresetList, listPresets, resolveConfigArgument } from './presets';
 import { registerReproduceCommand } from './reproduce/index';
+import { VERSION } from './version';
 
 /** Error codes that mean "fix your config or arguments" (exit code 2). */
 const USAGE_CODES: ReadonlySet<RftErrorCode> = new Set([
@@ -78,8 +80,7 @@ export interface ProgramHooks {
   signal?: AbortSignal;
 }
 
-/** The runner's package version, shown by `rft --version`. */
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export { VERSION } from './version';
 
 /** The `rft` command line (commander). Actions write through `io`. */
 export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): Command {
@@ -93,7 +94,7 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
   program
     .command('train')
     .description('Train a policy with the algorithm a run config composes; writes a run folder with a report.')
-    .argument('<config>', 'run config (YAML or JSON), e.g. configs/default.yaml')
+    .argument('<config>', 'run config (YAML or JSON) or preset name (`rft presets`), e.g. default or configs/default.yaml')
     .option('--set <path=value>', 'override a config field (repeatable), e.g. --set trainer.steps=20', collect, [])
     .option('--out <dir>', 'run folder (default: runs/<config-name>-<timestamp>)')
     .option('--resume', 'continue the run in --out from its latest checkpoint')
@@ -101,7 +102,7 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .addOption(threadsOption())
     .action(async (config: string, opts: { set: string[]; out?: string; resume?: boolean; backend?: string; threads?: number }) => {
       await runTrain(
-        config,
+        resolveConfigArgument(config, 'train'),
         {
           sets: opts.set,
           out: opts.out,
@@ -110,6 +111,7 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
           threads: opts.threads,
           signal: hooks.signal,
           progress: createProgress(),
+          argv: ['train', config, ...opts.set.flatMap((x) => ['--set', x]), ...(opts.out ? ['--out', opts.out] : []), ...(opts.resume ? ['--resume'] : [])],
         },
         io,
       );
@@ -135,14 +137,14 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
   program
     .command('sft')
     .description("Train a base policy on the task's solutions (supervised), save it, and report pass@k.")
-    .argument('<config>', 'SFT config, e.g. configs/sft-countdown.yaml')
+    .argument('<config>', 'SFT config or preset name, e.g. sft-countdown or configs/sft-countdown.yaml')
     .option('--set <path=value>', 'override a config field (repeatable)', collect, [])
     .option('--out <dir>', "policy folder (default: the config's out)")
     .option('--force', 'overwrite an existing policy folder')
     .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
     .addOption(threadsOption())
     .action(async (config: string, opts: { set: string[]; out?: string; backend?: string; threads?: number; force?: boolean }) => {
-      await runSft(config, { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads, force: opts.force }, io);
+      await runSft(resolveConfigArgument(config, 'sft'), { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads, force: opts.force }, io);
     });
 
   program
@@ -169,6 +171,22 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     });
 
   registerReproduceCommand(program, io);
+
+  program
+    .command('compare')
+    .description('Compare run folders: config differences, final pass@k and metrics side by side; writes one HTML page overlaying them.')
+    .argument('<runs...>', 'two or more run folders (runs/<name>-<timestamp>)')
+    .option('--out <file>', 'the HTML page to write', 'compare.html')
+    .action(async (runs: string[], opts: { out: string }) => {
+      await runCompare(runs, { out: opts.out }, io);
+    });
+
+  program
+    .command('presets')
+    .description('List the configs shipped with rft, by the command that runs them (`rft train <preset>`).')
+    .action(() => {
+      io.out(formatPresetList(listPresets()));
+    });
 
   program
     .command('list')

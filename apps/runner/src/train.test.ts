@@ -77,8 +77,16 @@ describe('rft train', () => {
     const charts = readdirSync(join(out, 'charts')).sort();
     const controller = config.regularizers.find((r: { use: string }) => r.use === 'aepo' || r.use === 'dcpo');
     if (controller) expect(Number.isFinite(metrics[0]![`${controller.use}/temperature`])).toBe(true);
-    expect(charts).toEqual(['entropy.svg', 'pass-at-k.svg', 'reward.svg', ...(controller ? ['temperature.svg'] : [])].sort());
+    const curated = ['entropy.svg', 'pass-at-k.svg', 'reward.svg', ...(controller ? ['temperature.svg'] : [])];
+    // Every logged group of metrics (key prefix) has its chart.
+    const groups = new Set(metrics.flatMap((m) => Object.keys(m)).filter((k) => k.includes('/')).map((k) => `group-${k.slice(0, k.indexOf('/'))}.svg`));
+    expect(charts).toEqual(expect.arrayContaining([...curated, ...groups, 'group-train.svg']));
     expect(existsSync(join(out, 'report.html'))).toBe(true);
+    const meta = JSON.parse(await readFile(join(out, 'run.json'), 'utf8'));
+    expect(meta).toMatchObject({ format: 1, status: 'finished', steps: 2, stepsDone: 2, seed: config.seed, backend });
+    const samples = await readJsonl(join(out, 'samples.jsonl'));
+    // eval at 0, 1, 2 (4 test prompts each); training samples only every 10 steps by default.
+    expect(samples.map((r) => r.step)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2]);
     const printed = lines.join('\n');
     expect(printed).toMatch(/^reward\/mean\s/m);
     expect(printed).toMatch(/^eval\/pass@1\s/m);

@@ -68,6 +68,13 @@ export const rolloutCorrectionSchema = strictObject({
   tokenMaskBound: z.number().gt(1).default(2),
 });
 
+/** What `samples.jsonl` of a run folder holds (see `samplesEvery`). */
+export const samplesSchema = strictObject({
+  perStep: z.number().int().min(0).default(4).describe('Training responses logged on a sampled step (the first of each of the first N prompts).'),
+  perEval: z.number().int().min(0).default(8).describe('Evaluation responses logged per evaluation (the first of each of the first N test prompts); 0 = none.'),
+  maxBytes: z.number().int().positive().default(2 * 1024 * 1024).describe('samples.jsonl stops growing at this size (bytes).'),
+});
+
 /** DAPO dynamic sampling: drop groups whose rewards all agree and refill from more prompts. */
 export const dynamicSamplingSchema = strictObject({
   enabled: z.boolean().default(false),
@@ -108,6 +115,13 @@ export const trainerConfigSchema = strictObject({
   eval: evalSchema.default(evalSchema.parse({})),
   checkpointEvery: z.number().int().min(0).default(0).describe('Save a checkpoint every N steps (and at the end); 0 = only at the end.'),
   keepCheckpoints: z.number().int().positive().default(3).describe('Checkpoints kept on disk (oldest pruned).'),
+  samplesEvery: z
+    .number()
+    .int()
+    .min(0)
+    .default(10)
+    .describe('Log a few training responses (prompt, completion, reward, length) to samples.jsonl every N steps; 0 = none.'),
+  samples: samplesSchema.default(samplesSchema.parse({})),
   rolloutCorrection: rolloutCorrectionSchema.default(rolloutCorrectionSchema.parse({})),
   dynamicSampling: dynamicSamplingSchema.default(dynamicSamplingSchema.parse({})),
   overlongFilter: z.boolean().default(false).describe("Mask responses cut at maxNewTokens (finishReason 'length') out of the loss (DAPO)."),

@@ -3,6 +3,7 @@ export {
   type OptimizerConfig,
   optimizerSchema,
   evalSchema,
+  samplesSchema,
   type TrainerConfig,
   type TrainerConfigInput,
   trainerConfigSchema,
@@ -14,6 +15,8 @@ export { hostTokenStats } from './token-stats';
 export { runUpdate, type UpdateInput } from './update';
 export { checkpointName, type TrainerCheckpointState } from './checkpoint';
 export { drawPrompts } from './stages/rollout';
+export { readJsonl } from './jsonl';
+export { pickSamples, SAMPLE_TEXT_LIMIT, SampleLog, type SampleRow } from './samples';
 export type { ScoringOptions } from './stages/score';
 export { RATIO_BOUND, rolloutMismatchMetrics } from './mismatch-metrics';
 export {

@@ -149,7 +149,8 @@ describeBackends('createTrainer', (backend) => {
     });
     const summary1 = await b1.run();
     expect(summary1).toMatchObject({ steps: 2, stopped: true });
-    expect(events).toEqual(['eval@0', 'step@1', 'step@2', 'eval@2', 'checkpoint@2']);
+    // Each evaluation's samples.jsonl rows follow it (training samples only every 10 steps by default).
+    expect(events).toEqual(['eval@0', 'samples@0', 'step@1', 'step@2', 'eval@2', 'samples@2', 'checkpoint@2']);
     await b1.step(); // a step past the checkpoint, as if the run crashed before its next save
     b1.dispose();
     first.policy.dispose();

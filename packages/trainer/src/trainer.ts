@@ -19,6 +19,7 @@ import { cleanInterruptedWrites, resolveLatest } from './checkpoint';
 import { type TrainerConfig, type TrainerConfigInput, trainerConfigSchema } from './config';
 import { appendJsonl, truncateJsonl } from './jsonl';
 import { AdamOptimizer } from './optimizer';
+import { pickSamples, SampleLog, type SampleRow } from './samples';
 import { type PolicyStore, type RunProgress, restoreStage, saveCheckpointStage } from './stages/checkpoint';
 import { evaluateStage } from './stages/evaluate';
 import type { TrainerParts } from './stages/parts';
@@ -36,6 +37,8 @@ export type TrainerEvent =
   | { type: 'step'; step: number; metrics: Metrics }
   | { type: 'eval'; step: number; metrics: Metrics }
   | { type: 'checkpoint'; step: number; path: string }
+  /** Rows just appended to samples.jsonl (only with `outDir`). */
+  | { type: 'samples'; step: number; split: SampleRow['split']; rows: SampleRow[] }
   | { type: 'log'; message: string };
 
 export interface RunSummary {
@@ -69,7 +72,7 @@ export interface TrainerOptions {
   aggregator: LossAggregator;
   regularizers?: Regularizer[];
   config?: TrainerConfigInput;
-  /** Run folder: metrics.jsonl, eval.jsonl, checkpoints/. Nothing is written without it. */
+  /** Run folder: metrics.jsonl, eval.jsonl, samples.jsonl, checkpoints/. Nothing is written without it. */
   outDir?: string;
   onEvent?: (event: TrainerEvent) => void;
   /** Restore before the first step: `'latest'` (outDir/checkpoints/latest) or a checkpoint folder. */
@@ -177,6 +180,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
   const policyIO = options.policyIO ?? defaultPolicyIO;
   const checkpointsDir = outDir ? join(outDir, 'checkpoints') : undefined;
   const file = (name: string) => join(outDir!, name);
+  const samples = outDir ? new SampleLog(file('samples.jsonl'), config.samples.maxBytes, log) : undefined;
 
   const progress: RunProgress = { step: 0, history: [], evals: [] };
   let stopRequested = false;
@@ -197,6 +201,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
       // an older trainer ran after its final checkpoint) are redone by `run`.
       const lastEval = progress.evals.at(-1)?.step ?? -1;
       await truncateJsonl(file('eval.jsonl'), lastEval);
+      await samples!.truncate(progress.step, lastEval);
     }
     log(`resumed from ${dir} at step ${progress.step}`);
   }
@@ -217,6 +222,7 @@ export function createTrainer(options: TrainerOptions): Trainer {
         // A fresh run starts fresh logs.
         await truncateJsonl(file('metrics.jsonl'), -1);
         await truncateJsonl(file('eval.jsonl'), -1);
+        await samples!.truncate(-1, -1);
       }
     })();
     return ready;
@@ -225,11 +231,16 @@ export function createTrainer(options: TrainerOptions): Trainer {
   async function step(): Promise<Metrics> {
     await ensureReady();
     const s = progress.step + 1;
-    const metrics = await runStepStages(parts, s);
+    const every = config.samplesEvery;
+    let picked: SampleRow[] = [];
+    const metrics = await runStepStages(parts, s, (batch) => {
+      if (samples && every > 0 && s % every === 0) picked = pickSamples(batch, s, 'train', config.samples.perStep);
+    });
     progress.step = s;
     progress.history.push(metrics);
     if (outDir) await appendJsonl(file('metrics.jsonl'), metrics);
     emit({ type: 'step', step: s, metrics });
+    await recordSamples(s, 'train', picked);
     return metrics;
   }
 
@@ -239,12 +250,24 @@ export function createTrainer(options: TrainerOptions): Trainer {
     return { step: at, metrics: await evaluateStage(parts, at) };
   }
 
+  async function recordSamples(at: number, split: SampleRow['split'], rows: SampleRow[]): Promise<void> {
+    if (!samples || rows.length === 0) return;
+    const written = await samples.append(rows);
+    if (written.length > 0) emit({ type: 'samples', step: at, split, rows: written });
+  }
+
   async function evaluateAndRecord(): Promise<Metrics> {
-    const result = await evaluate();
-    const row = { step: result.step, ...result.metrics };
+    await ensureReady();
+    const at = progress.step;
+    const picked: SampleRow[] = [];
+    const metrics = await evaluateStage(parts, at, (batch, offset) => {
+      if (samples) picked.push(...pickSamples(batch, at, 'eval', config.samples.perEval, offset));
+    });
+    const row = { step: at, ...metrics };
     progress.evals.push(row);
     if (outDir) await appendJsonl(file('eval.jsonl'), row);
-    emit({ type: 'eval', step: result.step, metrics: result.metrics });
+    emit({ type: 'eval', step: at, metrics });
+    await recordSamples(at, 'eval', picked);
     return row;
   }
 

@@ -11,7 +11,10 @@ import { resumeCommand } from '../invocation';
 import type { CliIO } from '../io';
 import { createLineProgress, formatDuration, type Progress } from '../progress';
 import type { StepRecord } from '../report/charts';
-import { writeReport } from '../report/html';
+import { entropyTargetOf, writeReport } from '../report/html';
+import { readSamples } from '../report/samples-table';
+import { gitInfo, readRunMeta, type RunMeta, writeRunMeta } from '../run-meta';
+import { VERSION } from '../version';
 import { formatSummaryTable, type SummaryRow } from '../report/summary';
 import { checkPromptBudget } from '../prompt-budget';
 import { comparedDifferences, formatValue, portableConfig, type RunRuntime, type SavedRunConfig } from '../run-folder';
@@ -30,6 +33,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Progress display (default: plain lines to `io.err`). */
   progress?: Progress;
+  /** The command line, recorded in run.json (default: rebuilt from the config path and `sets`). */
+  argv?: string[];
 }
 
 export interface TrainResult {
@@ -78,8 +83,8 @@ export function stepRecords(summary: Pick<RunSummary, 'history' | 'evals'>): Ste
 
 /**
  * `rft train`: validates the config, selects the backend, composes the components,
- * trains with checkpoints, and writes `config.json`, `metrics.jsonl`, `eval.jsonl`,
- * `checkpoints/`, `report.html` and `charts/*.svg` into the run folder.
+ * trains with checkpoints, and writes `config.json`, `run.json`, `metrics.jsonl`, `eval.jsonl`,
+ * `samples.jsonl`, `checkpoints/`, `report.html` and `charts/*.svg` into the run folder.
  */
 export async function runTrain(configPath: string, options: TrainOptions, io: CliIO): Promise<TrainResult> {
   const loaded = await loadRunConfig(configPath, { sets: options.sets, backend: options.backend });
@@ -132,6 +137,39 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   if (saved?.runtime) warnRuntimeChange(saved.runtime, runtime, io);
   const savedConfig: SavedRunConfig = { ...portableConfig(config, loaded.baseDir), runtime };
   await writeFileAtomic(configFile, `${JSON.stringify(savedConfig, null, 2)}\n`);
+  const previous = options.resume ? readRunMeta(outDir) : undefined;
+  const startedAt = new Date();
+  const git = gitInfo();
+  let meta: RunMeta = {
+    format: 1,
+    name,
+    rftkit: VERSION,
+    ...(git ? { git } : {}),
+    seed: config.seed,
+    ...runtime,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    argv: options.argv ?? ['train', configPath, ...(options.sets ?? []).flatMap((x) => ['--set', x])],
+    configPath,
+    status: 'running',
+    steps: config.trainer.steps as number,
+    stepsDone: previous?.stepsDone ?? 0,
+    createdAt: previous?.createdAt ?? startedAt.toISOString(),
+    startedAt: startedAt.toISOString(),
+    wallSeconds: previous?.wallSeconds ?? 0,
+  };
+  await writeRunMeta(outDir, meta);
+  const finishMeta = async (status: RunMeta['status'], stepsDone: number, error?: unknown) => {
+    meta = {
+      ...meta,
+      status,
+      stepsDone,
+      endedAt: new Date().toISOString(),
+      wallSeconds: (previous?.wallSeconds ?? 0) + (Date.now() - startedAt.getTime()) / 1000,
+      ...(error !== undefined ? { error: (error as Error)?.message ?? String(error) } : {}),
+    };
+    await writeRunMeta(outDir, meta);
+  };
 
   const progress = options.progress ?? createLineProgress((l) => io.err(l));
   const started = Date.now();
@@ -156,7 +194,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
           .map(([k, v]) => `${k.replace(/^eval\//, '')} ${v.toFixed(3)}`);
         progress.log(`eval @ step ${event.step}: ${shown.join(' | ')}`);
       } else if (event.type === 'checkpoint') progress.log(`checkpoint: ${displayPath(event.path)}`);
-      else progress.log(event.message);
+      else if (event.type === 'log') progress.log(event.message);
     },
   });
   const onAbort = () => {
@@ -175,6 +213,9 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
     progress.start(config.trainer.steps as number, trainer.state.step);
     if (options.signal?.aborted) trainer.requestStop();
     summary = await trainer.run();
+  } catch (e) {
+    await finishMeta('failed', trainer.state.step, e);
+    throw e;
   } finally {
     progress.stop();
     options.signal?.removeEventListener('abort', onAbort);
@@ -183,15 +224,18 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
     parts.policy.dispose();
   }
 
+  await finishMeta(summary.stopped ? 'stopped' : 'finished', summary.steps);
   const records = stepRecords(summary);
   const report = await writeReport(outDir, {
     title: `rft run: ${name}`,
     records,
     config,
+    meta,
+    samples: await readSamples(join(outDir, 'samples.jsonl')),
+    entropyTarget: entropyTargetOf(config as { regularizers?: Array<{ use: string; with?: Record<string, unknown> }> }),
     facts: {
       config: displayPath(resolve(configPath)),
-      backend: `${backend.name} (${backend.source})`,
-      steps: `${summary.steps}${summary.stopped ? ' (stopped early)' : ''}`,
+      'backend (selected)': `${backend.name} (${backend.source})`,
       'wall time (this session)': formatDuration((Date.now() - started) / 1000),
       checkpoint: summary.checkpoint ? relative(outDir, summary.checkpoint) : '(none)',
     },

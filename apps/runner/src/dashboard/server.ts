@@ -47,9 +47,9 @@ function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'rftkit-runner') return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'rftkit') return dir;
     const up = dirname(dir);
-    if (up === dir) throw new Error('rft dashboard: cannot find the rftkit-runner package folder (its web/ assets)');
+    if (up === dir) throw new Error('rft dashboard: cannot find the rftkit package folder (its web/ assets)');
     dir = up;
   }
 }

@@ -56,6 +56,9 @@ export const DEFAULT_CHARTS: ChartDefinition[] = [
     match: (k) => /^(aepo|dcpo)\/temperature$/.test(k),
     label: (k) => `${k.split('/')[0]!.toUpperCase()} temperature`,
     interpolate: 'step-after',
+    // The controller switches between two values almost every step: the raw line is a
+    // solid band, its 10-step mean shows where the run spends its time.
+    smooth: 10,
   },
 ];
 
@@ -63,6 +66,8 @@ export interface ChartData {
   definition: ChartDefinition;
   /** Series label → points (step, value), in step order. */
   series: Map<string, Array<{ step: number; value: number }>>;
+  /** Dashed horizontal reference lines (e.g. the controller's target entropy). */
+  rules?: Array<{ label: string; value: number }>;
 }
 
 /** Collects each chart's series from the step records; charts without data are dropped. */
@@ -111,16 +116,47 @@ function labelOrder(label: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** A vega-lite line chart of one chart's series. */
+/** A vega-lite line chart of one chart's series, with its reference lines dashed and labelled. */
 export function chartSpec(chart: ChartData): vl.TopLevelSpec {
-  const values = [...chart.series.entries()].flatMap(([series, points]) => points.map((p) => ({ ...p, series })));
+  const spec = lineSpec(chart);
+  const rules = chart.rules ?? [];
+  if (rules.length === 0) return spec as unknown as vl.TopLevelSpec;
+  const { data, mark, encoding, $schema, title, width, height, background } = spec as Record<string, unknown>;
+  const ruleData = { values: rules };
+  const y = { field: 'value', type: 'quantitative' };
+  return {
+    $schema,
+    title,
+    width,
+    height,
+    background,
+    layer: [
+      { data, mark, encoding },
+      { data: ruleData, mark: { type: 'rule', strokeDash: [6, 4], strokeWidth: 1.5, color: '#555' }, encoding: { y } },
+      {
+        data: ruleData,
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, dy: -2, color: '#555', fontSize: 11 },
+        encoding: { y, x: { value: 4 }, text: { field: 'label' } },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+function lineSpec(chart: ChartData): Record<string, unknown> {
+  const smoothed = (series: string) => /\d+-step average/.test(series);
+  const anySmoothed = [...chart.series.keys()].some(smoothed);
+  const values = [...chart.series.entries()].flatMap(([series, points]) =>
+    points.map((p) => ({ ...p, series, kind: anySmoothed && !smoothed(series) ? 'raw' : 'mean' })),
+  );
   const singlePoints = [...chart.series.values()].every((p) => p.length <= 1);
   const longest = Math.max(...[...chart.series.values()].map((p) => p.length));
   let domain = chart.definition.yDomain;
   if (!domain && values.length > 0) {
-    // A constant series (e.g. a temperature that never switched) still gets a readable axis.
-    const lo = Math.min(...values.map((v) => v.value));
-    const hi = Math.max(...values.map((v) => v.value));
+    // A constant series (e.g. a temperature that never switched) still gets a readable axis;
+    // reference lines stay inside the plot.
+    const ys = [...values.map((v) => v.value), ...(chart.rules ?? []).map((r) => r.value)];
+    const lo = Math.min(...ys);
+    const hi = Math.max(...ys);
     if (hi - lo < 1e-9) domain = [lo - Math.max(0.1, Math.abs(lo) * 0.2), hi + Math.max(0.1, Math.abs(hi) * 0.2)];
   }
   return {
@@ -151,8 +187,76 @@ export function chartSpec(chart: ChartData): vl.TopLevelSpec {
         sort: [...chart.series.keys()],
         legend: { labelLimit: 260 },
       },
+      // Raw series fade behind their moving averages.
+      ...(anySmoothed
+        ? {
+            opacity: { field: 'kind', type: 'nominal', scale: { domain: ['raw', 'mean'], range: [0.35, 1] }, legend: null },
+            strokeWidth: { field: 'kind', type: 'nominal', scale: { domain: ['raw', 'mean'], range: [1, 2.5] }, legend: null },
+          }
+        : {}),
     },
-  } as vl.TopLevelSpec;
+  };
+}
+
+/** A metric's group: the part of its key before the first `/` (`train` for keys without one). */
+export function metricGroup(key: string): string {
+  const i = key.indexOf('/');
+  return i > 0 ? key.slice(0, i) : 'train';
+}
+
+export interface GroupChart {
+  /** File name stem: `group-clip`. */
+  id: string;
+  group: string;
+  keys: string[];
+  spec: vl.TopLevelSpec;
+}
+
+/**
+ * One chart per metric group (key prefix) of every logged key that `covered` leaves out:
+ * small multiples, one panel per key with its own y scale (a group mixes units, e.g.
+ * response lengths and the truncated fraction).
+ */
+export function groupCharts(records: readonly StepRecord[], covered: (key: string) => boolean = () => false): GroupChart[] {
+  const groups = new Map<string, Set<string>>();
+  for (const r of records) {
+    for (const [key, value] of Object.entries(r.metrics)) {
+      if (key === 'step' || covered(key) || !Number.isFinite(value)) continue;
+      const g = metricGroup(key);
+      if (!groups.has(g)) groups.set(g, new Set());
+      groups.get(g)!.add(key);
+    }
+  }
+  // The step's training keys first, timings last, the rest alphabetically.
+  const order = (g: string) => (g === 'train' ? 0 : g === 'time' ? 2 : 1);
+  return [...groups.entries()]
+    .sort(([a], [b]) => order(a) - order(b) || (a < b ? -1 : a > b ? 1 : 0))
+    .map(([group, keySet]) => {
+      const keys = [...keySet].sort();
+      const values = records.flatMap((r) =>
+        keys.filter((k) => Number.isFinite(r.metrics[k])).map((k) => ({ step: r.step, value: r.metrics[k]!, metric: k })),
+      );
+      const longest = Math.max(...keys.map((k) => values.filter((v) => v.metric === k).length));
+      const spec = {
+        $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+        title: group === 'train' ? 'Training (keys without a group)' : `${group}/`,
+        background: 'white',
+        data: { values },
+        facet: { field: 'metric', type: 'nominal', title: null, sort: keys, header: { labelFontSize: 11 } },
+        columns: 3,
+        spec: {
+          width: 220,
+          height: 110,
+          mark: { type: longest <= 1 ? 'point' : 'line', point: longest > 1 && longest <= 40, tooltip: true },
+          encoding: {
+            x: { field: 'step', type: 'quantitative', title: 'step', axis: { tickMinStep: 1 } },
+            y: { field: 'value', type: 'quantitative', title: null, scale: { zero: false } },
+          },
+        },
+        resolve: { scale: { y: 'independent' } },
+      } as vl.TopLevelSpec;
+      return { id: `group-${group.replace(/[^\w.-]/g, '_')}`, group, keys, spec };
+    });
 }
 
 /** Renders a vega-lite spec to SVG headlessly (no canvas, no browser). */

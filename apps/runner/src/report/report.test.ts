@@ -9,10 +9,10 @@ import { formatSummaryTable, summarize } from './summary';
 const records: StepRecord[] = [
   { step: 0, metrics: { 'eval/pass@1': 0.2, 'eval/pass@4': 0.45 } },
   { step: 1, metrics: { 'reward/mean': 0.1, 'entropy/exact': 1.5, 'entropy/nll': 1.4, 'aepo/temperature': 1.2 } },
-  { step: 2, metrics: { 'reward/mean': 0.3, 'entropy/exact': 1.2, 'entropy/nll': 1.1, 'aepo/temperature': 0.8 } },
+  { step: 2, metrics: { 'reward/mean': 0.3, 'entropy/exact': 1.2, 'entropy/nll': 1.1, 'aepo/temperature': 0.8, 'myreg/score': 3, loss: 0.5 } },
   {
     step: 3,
-    metrics: { 'reward/mean': 0.5, 'entropy/exact': 1.0, 'entropy/nll': 0.9, 'eval/pass@1': 0.4, 'eval/pass@4': 0.6 },
+    metrics: { 'reward/mean': 0.5, 'entropy/exact': 1.0, 'entropy/nll': 0.9, 'eval/pass@1': 0.4, 'eval/pass@4': 0.6, 'myreg/score': 4, loss: 0.4 },
   },
 ];
 
@@ -83,8 +83,8 @@ describe('report', () => {
   it('writes report.html and valid SVG charts with the expected series', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'rft-report-'));
     dirs.push(dir);
-    const out = await writeReport(dir, { title: 'test run', records, config: { seed: 1 }, facts: { backend: 'cpu' } });
-    expect(Object.keys(out.charts).sort()).toEqual(['entropy', 'pass-at-k', 'reward', 'temperature']);
+    const out = await writeReport(dir, { title: 'test run', records, config: { seed: 1 }, facts: { backend: 'cpu' }, entropyTarget: 0.5 });
+    expect(Object.keys(out.charts).sort()).toEqual(['entropy', 'group-myreg', 'group-train', 'pass-at-k', 'reward', 'temperature']);
     for (const path of Object.values(out.charts)) {
       const svg = await readFile(path, 'utf8');
       expect(svg.startsWith('<svg')).toBe(true);
@@ -97,12 +97,17 @@ describe('report', () => {
     expect(entropy.lines).toHaveLength(2);
     // Three points per series: a move and two line segments.
     for (const d of entropy.lines) expect(d.match(/[ML]/g)).toHaveLength(3);
+    // The controller's target as a labelled line.
+    expect(entropy.texts).toContain('target 0.5');
+    // Every other key charted by its prefix (a custom regularizer's too); keys without one under 'train'.
+    expect(svgParts(await readFile(out.charts['group-myreg']!, 'utf8')).texts).toContain('myreg/score');
+    expect(svgParts(await readFile(out.charts['group-train']!, 'utf8')).texts).toContain('loss');
     const passAt = svgParts(await readFile(out.charts['pass-at-k']!, 'utf8'));
     expect(passAt.texts).toEqual(expect.arrayContaining(['pass@1', 'pass@4']));
     const html = await readFile(out.reportPath, 'utf8');
     expect(html).toContain('<h2>Summary</h2>');
     expect(html).toContain('reward/mean');
-    expect((html.match(/<svg/g) ?? []).length).toBe(4);
+    expect((html.match(/<svg/g) ?? []).length).toBe(6);
     expect(html).toContain('&quot;seed&quot;: 1');
   });
 });

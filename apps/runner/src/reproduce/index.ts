@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type CliIO, processIO } from '../io';
+import { resolveConfigArgument } from '../presets';
 import { type ReproduceOptions, runReproduce } from './run-suite';
 
 export { type ComparisonReport, formatMarkdownTable, summarizeRun, type SuiteRunResult, type SuiteSummaryRow, writeComparisonReport } from './report';
@@ -24,7 +25,7 @@ export function registerReproduceCommand(program: Command, io: CliIO = processIO
   return program
     .command('reproduce')
     .description('Train every run of a suite (e.g. AEPO at several target entropies, GRPO) and write a comparison report.')
-    .argument('<suite>', 'suite file, e.g. configs/reproduce/entropy-targets.yaml')
+    .argument('<suite>', 'suite file or preset name, e.g. entropy-targets or configs/reproduce/entropy-targets.yaml')
     .option('--out <dir>', 'output folder (default: runs/reproduce-<suite name>); finished runs in it are reused, interrupted ones continued')
     .option('--set <path=value>', 'override a field of every run config (repeatable), e.g. --set trainer.steps=50', collect, [])
     .option('--only <names>', 'train and report only these runs, comma-separated (e.g. to split a suite across machines)', (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean))
@@ -32,6 +33,6 @@ export function registerReproduceCommand(program: Command, io: CliIO = processIO
     .addOption(new Option('--backend <name>', 'tfjs backend of every run (overrides the configs)').choices(['auto', 'tensorflow', 'wasm', 'cpu']))
     .action(async (suite: string, opts: { out?: string; set: string[]; parallel: number; backend?: string; only?: string[] }) => {
       const options: ReproduceOptions = { out: opts.out, sets: opts.set, parallel: opts.parallel, backend: opts.backend, only: opts.only };
-      await runReproduce(suite, options, io);
+      await runReproduce(resolveConfigArgument(suite, 'reproduce'), options, io);
     });
 }

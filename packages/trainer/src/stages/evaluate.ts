@@ -1,4 +1,4 @@
-import { ConfigError, type Metrics, responseLengths } from '@rftkit/core';
+import { ConfigError, type Metrics, responseLengths, type ScoredBatch } from '@rftkit/core';
 import { passAtK } from '../pass-at-k';
 import { mean } from './metrics';
 import { now, type TrainerParts } from './parts';
@@ -7,11 +7,13 @@ import { now, type TrainerParts } from './parts';
  * Evaluation stage: samples `eval.samplesPerPrompt` responses per test prompt with the
  * policy after `step` steps and scores them: `eval/avg@N`, `eval/pass@K` for each K ≤ N,
  * `eval/reward_mean`, `eval/response_len_mean`, `time/eval_s`, and `eval/reward_errors`,
- * `eval/reward_timeouts` when the reward failed on some rows.
+ * `eval/reward_timeouts` when the reward failed on some rows. `onScored` sees each scored
+ * chunk with the index of its first prompt.
  */
 export async function evaluateStage(
   parts: Pick<TrainerParts, 'config' | 'engine' | 'testPrompts' | 'evalScorer'>,
   step: number,
+  onScored?: (batch: ScoredBatch, promptOffset: number) => void,
 ): Promise<Metrics> {
   const t0 = now();
   const { config } = parts;
@@ -35,6 +37,7 @@ export async function evaluateStage(
       promptIndexOffset: start,
     });
     const scored = await parts.evalScorer.score(batch);
+    onScored?.(scored, start);
     for (let r = 0; r < scored.rows; r++) {
       if (scored.scores[r]! >= e.threshold) correct[start + scored.promptIndex[r]!]!++;
       scores.push(scored.scores[r]!);

@@ -14,7 +14,7 @@
  * checkpoint.ts). Every stage takes only the parts it uses, so each can be tested alone,
  * and checks what the components it calls return (component-checks.ts).
  */
-import type { Metrics } from '@rftkit/core';
+import type { Metrics, ScoredBatch } from '@rftkit/core';
 import { advantageStage } from './advantages';
 import { stepMetrics } from './metrics';
 import { now, type TrainerParts } from './parts';
@@ -24,8 +24,11 @@ import { rolloutStage } from './rollout';
 import { scoreStage } from './score';
 import { updateStage } from './update';
 
-/** Runs step `step` (1-based) through every stage and returns its metrics row. */
-export async function runStepStages(parts: TrainerParts, step: number): Promise<Metrics> {
+/**
+ * Runs step `step` (1-based) through every stage and returns its metrics row. `onScored`
+ * sees the step's scored main batch (after dynamic sampling, before regularizers add rows).
+ */
+export async function runStepStages(parts: TrainerParts, step: number, onScored?: (batch: ScoredBatch) => void): Promise<Metrics> {
   const t0 = now();
   let rollout = await rolloutStage(parts, step);
   let scored = await scoreStage(parts, rollout.batch, step);
@@ -36,6 +39,7 @@ export async function runStepStages(parts: TrainerParts, step: number): Promise<
     rollout = { ...rollout, prompts: ds.prompts, batch: ds.scored, seconds: rollout.seconds + ds.seconds };
     samplingMetrics = ds.metrics;
   }
+  onScored?.(scored);
   const advantages = advantageStage(parts.advantage, scored, step);
   const batch = await regularizeStage(parts.regularizers, advantages.batch, augmentContext(parts, rollout));
   // Every batch of the step is scored by now: stop here if the reward keeps failing.
