@@ -109,7 +109,7 @@ export function seedBandSpec(
   );
   if (values.length === 0) return undefined;
   const order = [...new Set(runs.map((r) => r.group))].filter((g) => values.some((v) => v.series === g));
-  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: order }, legend: { labelLimit: 260 } };
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: order, scheme: palette(order.length) }, legend: { labelLimit: 260 } };
   const x = { field: 'step', type: 'quantitative', title: 'step' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -133,6 +133,9 @@ export function seedBandSpec(
   } as unknown as vl.TopLevelSpec;
 }
 
+/** A colour scheme with a distinct colour per configuration (the default one repeats after 10). */
+const palette = (n: number) => (n > 10 ? 'tableau20' : 'tableau10');
+
 /** pass@k against k at each configuration's last evaluation: mean over seeds, band ± 1 sd. */
 export function seedPassAtKSpec(runs: readonly SuiteRunResult[]): vl.TopLevelSpec | undefined {
   const values: Array<{ k: number; value: number; series: string }> = [];
@@ -155,7 +158,7 @@ export function seedPassAtKSpec(runs: readonly SuiteRunResult[]): vl.TopLevelSpe
   }
   if (values.length === 0) return undefined;
   const order = [...[...new Set(runs.map((r) => r.group))].filter((g) => values.some((v) => v.series === g)), 'start (step 0)'];
-  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: order }, legend: { labelLimit: 260 } };
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: order, scheme: palette(order.length) }, legend: { labelLimit: 260 } };
   const x = { field: 'k', type: 'quantitative', title: 'k', scale: { type: 'log', base: 2 }, axis: { values: [...new Set(values.map((v) => v.k))] } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
