@@ -34,8 +34,9 @@ export async function readRunFolder(dir: string): Promise<ComparedRun> {
 
 function flatten(value: unknown, path = '', out = new Map<string, string>()): Map<string, string> {
   // Arrays by index (regularizers[0].with.targetEntropy), so a diff names the leaf that differs.
-  if (Array.isArray(value) && value.length > 0) value.forEach((v, i) => flatten(v, `${path}[${i}]`, out));
-  else if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
+  if (Array.isArray(value) && value.length > 0) {
+    for (const [i, v] of value.entries()) flatten(v, `${path}[${i}]`, out);
+  } else if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
     for (const [k, v] of Object.entries(value)) flatten(v, path ? `${path}.${k}` : k, out);
   } else out.set(path, JSON.stringify(value));
   return out;
