@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { CheckpointError, ConfigError, type Policy, type SamplingParams } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
 import { loadPolicy } from '@rftkit/policy';
+import type { PromptFormat } from '@rftkit/rollout';
 import { trainerSamplingSchema } from '@rftkit/trainer';
 import { createReward, createTask } from '../compose';
 import type { RegistrySet } from '../config/resolve';
@@ -38,6 +39,8 @@ interface Target {
   reward?: ComponentRefConfig;
   sampling?: Partial<SamplingParams>;
   seed?: number;
+  /** The run's `rollout` section (chat template, system prompt). */
+  promptFormat?: PromptFormat;
   describe: string;
 }
 
@@ -71,6 +74,7 @@ export async function resolveEvalTarget(path: string): Promise<Target> {
       reward: c.reward as ComponentRefConfig | undefined,
       sampling: trainer?.eval?.sampling,
       seed: c.seed as number,
+      promptFormat: c.rollout as PromptFormat | undefined,
     };
   };
   if (existsSync(join(dir, 'checkpoints', 'latest'))) {
@@ -131,6 +135,7 @@ export async function runEval(path: string, options: EvalOptions, io: CliIO): Pr
       k,
       sampling,
       seed,
+      promptFormat: target.promptFormat,
       onProgress: (done, total) => io.err(`  ${done}/${total} prompts`),
     });
     io.out(

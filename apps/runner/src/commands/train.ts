@@ -117,8 +117,8 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   const testPrompts = config.data.testPrompts > 0 ? parts.task.generate('test', config.data.testPrompts, config.seed) : [];
   const trainerConfig = config.trainer as TrainerConfig;
   try {
-    checkPromptBudget(parts.policy, trainPrompts, trainerConfig.sampling.maxNewTokens, 'trainer.sampling.maxNewTokens', `task '${parts.task.id}' (train)`);
-    checkPromptBudget(parts.policy, testPrompts, trainerConfig.eval.sampling.maxNewTokens, 'trainer.eval.sampling.maxNewTokens', `task '${parts.task.id}' (test)`);
+    checkPromptBudget(parts.policy, trainPrompts, trainerConfig.sampling.maxNewTokens, 'trainer.sampling.maxNewTokens', `task '${parts.task.id}' (train)`, config.rollout);
+    checkPromptBudget(parts.policy, testPrompts, trainerConfig.eval.sampling.maxNewTokens, 'trainer.eval.sampling.maxNewTokens', `task '${parts.task.id}' (test)`, config.rollout);
   } catch (e) {
     parts.policy.dispose();
     parts.reference?.dispose();
@@ -145,6 +145,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
     loss: parts.loss,
     aggregator: parts.aggregation,
     regularizers: parts.regularizers,
+    promptFormat: config.rollout,
     config: config.trainer,
     outDir,
     resumeFrom: options.resume ? 'latest' : undefined,

@@ -34,6 +34,8 @@ export interface ResolvedRunConfig {
   task: ComponentRefConfig;
   policy: PolicyConfig;
   data: { trainPrompts: number; testPrompts: number };
+  /** Absent: the engine's defaults (the policy's chat template when it has one, no system prompt). */
+  rollout?: { chatTemplate: boolean; systemPrompt?: string };
   reference: boolean;
   reward?: ComponentRefConfig;
   advantage: ComponentRefConfig;

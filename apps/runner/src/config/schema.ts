@@ -1,3 +1,4 @@
+import { promptFormatSchema } from '@rftkit/rollout';
 import { BACKEND_NAMES } from '@rftkit/tensor';
 import { z } from 'zod';
 
@@ -82,6 +83,9 @@ export function createRunConfigSchema<T extends z.ZodType>(trainerSchema: T) {
       })
       .prefault({})
       .describe('How many prompts the run draws from its task.'),
+    rollout: promptFormatSchema
+      .optional()
+      .describe("How prompts become token ids: the policy's chat template (on when it has one) and a system prompt."),
     reference: z.boolean().default(false).describe('Keep a frozen copy of the initial policy (KL terms need it).'),
     reward: componentRefSchema.optional().describe("Reward function; default: the task's verifier."),
     advantage: componentRefSchema.default({ use: 'grpo', with: {} }),
