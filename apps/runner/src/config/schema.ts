@@ -15,6 +15,13 @@ export const componentRefSchema = z
 
 export type ComponentRefConfig = z.output<typeof componentRefSchema>;
 
+/** Options of `policy: { use: hf }`. */
+export const hfPolicyOptionsSchema = z.strictObject({
+  model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
+  download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access; `--download` sets it).'),
+  headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
+});
+
 export const policyConfigSchema = z.union([
   z
     .strictObject({ checkpoint: z.string().min(1).describe('Folder written by `savePolicy` / `rft sft`.') })
@@ -28,11 +35,7 @@ export const policyConfigSchema = z.union([
   z
     .strictObject({
       use: z.literal('hf').describe('A Hugging Face decoder (llama, qwen2, qwen3, mistral, gpt2).'),
-      with: z.strictObject({
-        model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
-        download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access).'),
-        headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
-      }),
+      with: hfPolicyOptionsSchema,
     })
     .describe('A pretrained Hugging Face model with its own tokenizer.'),
 ]);
