@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resolveModelSource } from '@rftkit/hf';
+import { type HfPolicy, loadHfPolicy } from '@rftkit/policy';
 import { runEval } from './commands/eval';
 import { runTrain } from './commands/train';
 import type { CliIO } from './io';
@@ -137,7 +137,9 @@ describe('--download', () => {
       // Cached now: resolved with no network and no flag.
       hub.server.close();
       process.env.HF_HUB_OFFLINE = '1';
-      expect((await resolveModelSource('hf:org/tiny-qwen3')).folder).toBe(snapshot);
+      const policy = (await loadHfPolicy('hf:org/tiny-qwen3')) as HfPolicy;
+      expect(policy.meta.sourceFolder).toBe(snapshot);
+      policy.dispose();
     } finally {
       hub.server.close();
     }

@@ -7,7 +7,7 @@ import { describeBackends } from '@rftkit/tensor/testing';
 import { describe, expect, it } from 'vitest';
 import { createRolloutEngine } from './engine';
 import { encodePrompt, encodePromptIds, promptMessages, usesChatTemplate } from './prompt';
-import { bigram } from './test-utils/fixtures';
+import { bigram, sampling } from './test-utils/fixtures';
 
 const plain = charTokenizer('ab');
 /** A turn as the test template writes it (its alphabet is the tokenizer's: a, b). */
@@ -87,7 +87,7 @@ describeBackends('the engine with a prompt format', () => {
     const batch = await engine.generate({
       prompts: [record('a')],
       samplesPerPrompt: 1,
-      sampling: { maxNewTokens: 2 },
+      sampling: sampling({ maxNewTokens: 2 }),
       seed: 0,
       step: 0,
     });

@@ -16,7 +16,7 @@ function tempJsonl(lines: string[]): string {
 
 const score = async (completion: string, reference: string) => {
   const prompt: PromptRecord = { id: 'q', prompt: 'q', reference };
-  const [s] = await gsm8kReward().score([{ prompt, completion }]);
+  const [s] = await gsm8kReward().score([{ prompt, completion, finishReason: 'stop' }]);
   return s;
 };
 
@@ -79,7 +79,7 @@ describe('gsm8k rows', () => {
     expect(rows.find((r) => r.reference === '4,230')).toBeDefined();
     // Every shipped solution scores 1 against its own reference.
     const reward = gsm8kReward();
-    const scores = reward.score(rows.map((prompt) => ({ prompt, completion: prompt.metadata!.solution as string })));
+    const scores = reward.score(rows.map((prompt) => ({ prompt, completion: prompt.metadata!.solution as string, finishReason: 'stop' as const })));
     expect(scores).toEqual(rows.map(() => 1));
   });
 

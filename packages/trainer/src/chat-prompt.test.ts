@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createGrpoAdvantage } from '@rftkit/advantages';
-import { type ChatMessage, type PromptRecord, RftError, type RewardFunction, Rng } from '@rftkit/core';
+import { type ChatMessage, type PromptRecord, RftError, type RewardFunction, Rng, type SamplingParams } from '@rftkit/core';
 import { loadHfTokenizer, parseHfConfig, writeSafetensorsFile } from '@rftkit/hf';
 import { createAggregator, createPpoClipLoss } from '@rftkit/losses';
 import { archFor, type HfPolicy, loadHfPolicy } from '@rftkit/policy';
@@ -58,6 +58,9 @@ async function tinyQwen3(folder: string, seed: number): Promise<void> {
   await writeSafetensorsFile(join(folder, 'model.safetensors'), tensors, { metadata: { format: 'pt' } });
 }
 
+/** Sampling of one token: enough to see the prompt the policy is fed. */
+const ONE_TOKEN: SamplingParams = { temperature: 1, topK: 0, topP: 1, minP: 0, maxNewTokens: 1, stopTokens: [] };
+
 const formatOf = (c: GoldenCase): PromptFormat => (c.systemPrompt !== undefined ? { systemPrompt: c.systemPrompt } : {});
 
 beforeAll(async () => {
@@ -102,7 +105,7 @@ describeBackends('chat prompts through the rollout engine and the trainer', () =
     for (const c of cases) {
       seenPrompts.length = 0;
       const engine = createRolloutEngine({ policy, promptFormat: formatOf(c) });
-      const batch = await engine.generate({ prompts: [c.record], samplesPerPrompt: 1, sampling: { maxNewTokens: 1 }, seed: 0, step: 0 });
+      const batch = await engine.generate({ prompts: [c.record], samplesPerPrompt: 1, sampling: ONE_TOKEN, seed: 0, step: 0 });
       expect(seenPrompts, c.record.id).toEqual([c.ids]);
       expect([...batch.tokens.subarray(0, c.ids.length)]).toEqual(c.ids);
     }
@@ -184,10 +187,10 @@ describeBackends('chat prompts through the rollout engine and the trainer', () =
     const policy = (await loadHfPolicy(join(dir, 'model'))) as HfPolicy;
     const conversation = golden.find((c) => c.record.messages)!.record;
     const engine = createRolloutEngine({ policy, promptFormat: { chatTemplate: false } });
-    const run = engine.generate({ prompts: [conversation], samplesPerPrompt: 1, sampling: { maxNewTokens: 1 }, seed: 0, step: 0 });
+    const run = engine.generate({ prompts: [conversation], samplesPerPrompt: 1, sampling: ONE_TOKEN, seed: 0, step: 0 });
     await expect(run).rejects.toThrow(RftError);
     await expect(
-      engine.generate({ prompts: [conversation], samplesPerPrompt: 1, sampling: { maxNewTokens: 1 }, seed: 0, step: 0 }),
+      engine.generate({ prompts: [conversation], samplesPerPrompt: 1, sampling: ONE_TOKEN, seed: 0, step: 0 }),
     ).rejects.toThrow(`prompt ${0} ('${conversation.id}') cannot be encoded`);
     policy.dispose();
   });

@@ -32,7 +32,7 @@ describe('configs/hf', () => {
     const task = createTask(loaded.registries, config.task);
     const prompts = task.generate('train', 4, config.seed);
     expect(prompts).toHaveLength(4);
-    const [scored] = await task.reward().score([{ prompt: prompts[0]!, completion: 'no answer' }]);
+    const [scored] = await task.reward().score([{ prompt: prompts[0]!, completion: 'no answer', finishReason: 'stop' }]);
     expect(scored).toBe(0);
   });
 });
