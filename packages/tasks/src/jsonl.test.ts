@@ -94,7 +94,7 @@ describe('jsonl task', () => {
   });
 
   it('is registered with the other tasks', () => {
-    expect(taskDefinitions.map((d) => d.id)).toEqual(['countdown', 'arithmetic', 'sort-digits', 'jsonl']);
+    expect(taskDefinitions.map((d) => d.id)).toEqual(['countdown', 'arithmetic', 'sort-digits', 'gsm8k', 'jsonl']);
     expect(taskDefinitions.every((d) => d.family === 'task')).toBe(true);
   });
 });
