@@ -102,6 +102,8 @@ export async function runSft(configPath: string, options: SftCommandOptions, io:
       k: config.eval.k,
       sampling: config.eval.sampling,
       seed: config.seed,
+      // SFT trains on plain `[bos] prompt solution` sequences, so it is evaluated on plain prompts.
+      promptFormat: { chatTemplate: false },
     });
     await writeFileAtomic(
       join(config.out, 'sft.json'),
