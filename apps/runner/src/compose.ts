@@ -48,6 +48,20 @@ export async function createPolicy(config: PolicyConfig, task: Task): Promise<Po
   return createTransformerPolicy({ ...(config.with as object), tokenizer: createCharTokenizer({ alphabet }) });
 }
 
+/**
+ * The policy config with `download: true` when `--download` was given. Only an `hf` policy
+ * downloads, so the flag on another policy is refused rather than ignored.
+ */
+export function applyDownloadFlag<P extends PolicyConfig>(policy: P, download: boolean | undefined): P {
+  if (!download) return policy;
+  if (!('use' in policy) || policy.use !== 'hf') {
+    throw new ConfigError('--download', [
+      { path: '--download', message: "fetches a Hugging Face model, so it needs policy: { use: hf, with: { model: 'hf:org/name' } }" },
+    ]);
+  }
+  return { ...policy, with: { ...policy.with, download: true } };
+}
+
 /** The run's reward: the configured one, else the task's own verifier. */
 export function createReward(registries: RegistrySet, ref: ComponentRefConfig | undefined, task: Task): RewardFunction {
   return ref ? (registries.reward.create(ref) as RewardFunction) : task.reward();

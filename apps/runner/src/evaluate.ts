@@ -1,6 +1,6 @@
 import type { Policy, PromptRecord, RewardFunction, SamplingParams } from '@rftkit/core';
 import { scoreBatch } from '@rftkit/rewards';
-import { createRolloutEngine } from '@rftkit/rollout';
+import { createRolloutEngine, type PromptFormat } from '@rftkit/rollout';
 import { passAtK } from '@rftkit/trainer';
 
 export interface EvaluateOptions {
@@ -13,6 +13,8 @@ export interface EvaluateOptions {
   k: number[];
   sampling: SamplingParams;
   seed: number;
+  /** How prompts become token ids (the run's `rollout` section). */
+  promptFormat?: PromptFormat;
   /** A sample is correct when its score ≥ threshold. Default 1. */
   threshold?: number;
   /** Prompts generated together (memory bound). Default 8. */
@@ -39,7 +41,7 @@ export async function evaluatePolicy(options: EvaluateOptions): Promise<Evaluate
   const { policy, prompts, reward, samples: n, sampling, seed } = options;
   const threshold = options.threshold ?? 1;
   const chunk = options.promptsPerBatch ?? 8;
-  const engine = createRolloutEngine({ policy });
+  const engine = createRolloutEngine({ policy, promptFormat: options.promptFormat });
   const correct: number[] = [];
   let scoreSum = 0;
   for (let start = 0; start < prompts.length; start += chunk) {

@@ -100,7 +100,8 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--resume', 'continue the run in --out from its latest checkpoint')
     .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
     .addOption(threadsOption())
-    .action(async (config: string, opts: { set: string[]; out?: string; resume?: boolean; backend?: string; threads?: number }) => {
+    .option('--download', "fetch an hf: model missing from the Hugging Face cache (as policy.with.download: true)")
+    .action(async (config: string, opts: { set: string[]; out?: string; resume?: boolean; backend?: string; threads?: number; download?: boolean }) => {
       await runTrain(
         resolveConfigArgument(config, 'train'),
         {
@@ -109,6 +110,7 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
           resume: opts.resume,
           backend: opts.backend,
           threads: opts.threads,
+          download: opts.download,
           signal: hooks.signal,
           progress: createProgress(),
           argv: ['train', config, ...opts.set.flatMap((x) => ['--set', x]), ...(opts.out ? ['--out', opts.out] : []), ...(opts.resume ? ['--resume'] : [])],
@@ -120,7 +122,7 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
   program
     .command('eval')
     .description("Evaluate a run's latest policy (or a checkpoint) on its task's test split: pass@k and avg@n.")
-    .argument('<target>', 'run folder, trainer checkpoint (checkpoints/step-N) or policy folder')
+    .argument('<target>', 'run folder, trainer checkpoint (checkpoints/step-N), policy folder, or a Hugging Face model (hf:org/name or a folder)')
     .option('--task <id>', "task to evaluate on (default: the run's task)")
     .option('--samples <n>', 'samples per prompt (n)', positiveInt('--samples'), 16)
     .option('--k <list>', 'pass@k values, comma-separated', intList, [1, 4, 16])
@@ -130,7 +132,8 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--seed <n>', "seed of prompts and samples (default: the run's seed)", seedValue)
     .addOption(new Option('--backend <name>', 'tfjs backend').choices(BACKENDS).default('auto'))
     .addOption(threadsOption())
-    .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string; threads?: number; json?: boolean }) => {
+    .option('--download', 'fetch an hf: target missing from the Hugging Face cache')
+    .action(async (target: string, opts: { task?: string; samples: number; k: number[]; prompts: number; temperature?: number; seed?: number; backend: string; threads?: number; json?: boolean; download?: boolean }) => {
       await runEval(target, opts, io);
     });
 
@@ -143,8 +146,9 @@ export function createProgram(io: CliIO = processIO, hooks: ProgramHooks = {}): 
     .option('--force', 'overwrite an existing policy folder')
     .addOption(new Option('--backend <name>', 'tfjs backend (overrides the config)').choices(BACKENDS))
     .addOption(threadsOption())
-    .action(async (config: string, opts: { set: string[]; out?: string; backend?: string; threads?: number; force?: boolean }) => {
-      await runSft(resolveConfigArgument(config, 'sft'), { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads, force: opts.force }, io);
+    .option('--download', "fetch an hf: model missing from the Hugging Face cache (as policy.with.download: true)")
+    .action(async (config: string, opts: { set: string[]; out?: string; backend?: string; threads?: number; force?: boolean; download?: boolean }) => {
+      await runSft(resolveConfigArgument(config, 'sft'), { sets: opts.set, out: opts.out, backend: opts.backend, threads: opts.threads, force: opts.force, download: opts.download }, io);
     });
 
   program

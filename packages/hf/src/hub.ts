@@ -81,7 +81,7 @@ export function parseHubSource(source: string): HubModelRef | null {
 
 function fetchHint(ref: HubModelRef): string {
   const rev = ref.revision === 'main' ? '' : ` --revision ${ref.revision}`;
-  return `fetch it with \`huggingface-cli download ${ref.repo}${rev}\` (or \`hf download ${ref.repo}${rev}\`), or let rft download it`;
+  return `fetch it with \`huggingface-cli download ${ref.repo}${rev}\` (or \`hf download ${ref.repo}${rev}\`), or let rft fetch it: \`--download\` on rft train/eval/sft (config: policy.with.download: true)`;
 }
 
 /** The snapshot folder of a cached revision, or null (offline lookup only). */

@@ -13,7 +13,7 @@ import {
   parseOptions,
 } from '@rftkit/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { encodePromptIds, leftPad } from './prompt';
+import { encodePrompt, type PromptFormat, leftPad, promptFormatSchema } from './prompt';
 import { sampleToken, samplingSchema } from './sampling';
 
 /** Which row a per-row sampling choice is made for. */
@@ -39,6 +39,8 @@ export interface RolloutEngineOptions {
   policy: Policy;
   /** Default `kv-cache`. */
   id?: string;
+  /** How prompts become token ids: the policy's chat template (when it has one) and a system prompt. */
+  promptFormat?: PromptFormat;
 }
 
 export function isRowwiseEngine(engine: RolloutEngine): engine is RowwiseRolloutEngine {
@@ -99,6 +101,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
   }
   const tokenizer = policy.tokenizer;
   const V = tokenizer.vocabSize;
+  const promptFormat = parseOptions('rollout.promptFormat', promptFormatSchema, options.promptFormat);
 
   async function generateRows(
     request: Omit<RolloutRequest, 'sampling'>,
@@ -116,7 +119,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
 
     const encoded = request.prompts.map((record, p) => {
       try {
-        return encodePromptIds(tokenizer, record.prompt);
+        return encodePrompt(tokenizer, record, promptFormat);
       } catch (cause) {
         throw new RftError('E_DATASET', `prompt ${p} ('${record.id}') cannot be encoded: ${(cause as Error).message}`, {
           cause,
@@ -129,7 +132,7 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
       const longest = request.prompts[encoded.findIndex((ids) => ids.length === promptLen)]!;
       throw new ShapeError(
         'rollout',
-        `prompt '${longest.id}' is ${promptLen} tokens with bos; the policy's maxSeqLen ${policy.maxSeqLen} leaves no room for a response`,
+        `prompt '${longest.id}' is ${promptLen} tokens (bos or chat template included); the policy's maxSeqLen ${policy.maxSeqLen} leaves no room for a response`,
       );
     }
 

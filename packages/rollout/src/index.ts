@@ -7,7 +7,15 @@ export {
   type RowSampling,
   type RowwiseRolloutEngine,
 } from './engine';
-export { encodePromptIds, leftPad } from './prompt';
+export {
+  encodePrompt,
+  encodePromptIds,
+  leftPad,
+  type PromptFormat,
+  promptFormatSchema,
+  promptMessages,
+  usesChatTemplate,
+} from './prompt';
 export {
   defaultSampling,
   logSoftmaxAt,

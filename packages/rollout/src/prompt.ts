@@ -1,4 +1,5 @@
-import type { Tokenizer } from '@rftkit/core';
+import { type ChatMessage, type PromptRecord, RftError, type Tokenizer } from '@rftkit/core';
+import { z } from 'zod';
 
 /**
  * The prompt convention shared with @rftkit/policy: `[bos, ...encode(text)]`, without bos when
@@ -7,6 +8,51 @@ import type { Tokenizer } from '@rftkit/core';
 export function encodePromptIds(tokenizer: Tokenizer, text: string): number[] {
   const bos = tokenizer.bosTokenId === undefined ? tokenizer.bosId : tokenizer.bosTokenId;
   return bos === null ? tokenizer.encode(text) : [bos, ...tokenizer.encode(text)];
+}
+
+export const promptFormatSchema = z.strictObject({
+  chatTemplate: z
+    .boolean()
+    .default(true)
+    .describe("Render prompts with the policy's chat template when it has one (false: plain text, as for base models)."),
+  systemPrompt: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('System message put before each prompt rendered with the chat template (not before conversations that start with one).'),
+});
+
+/** How prompt records become token ids. */
+export type PromptFormat = z.input<typeof promptFormatSchema>;
+
+/** Whether prompts go through the tokenizer's chat template under `format`. */
+export function usesChatTemplate(tokenizer: Tokenizer, format: PromptFormat = {}): boolean {
+  return format.chatTemplate !== false && typeof tokenizer.chatTemplate === 'string' && typeof tokenizer.applyChatTemplate === 'function';
+}
+
+/** The conversation a record stands for: its `messages`, or its prompt as one user turn; plus the system prompt. */
+export function promptMessages(record: PromptRecord, format: PromptFormat = {}): ChatMessage[] {
+  const messages: ChatMessage[] = record.messages ? [...record.messages] : [{ role: 'user', content: record.prompt }];
+  if (format.systemPrompt !== undefined && messages[0]?.role !== 'system') messages.unshift({ role: 'system', content: format.systemPrompt });
+  return messages;
+}
+
+/**
+ * A prompt record's token ids. With a chat template (and `format.chatTemplate` not false) the
+ * record's conversation is rendered with the generation prompt appended and tokenized as
+ * transformers' `apply_chat_template(messages, add_generation_prompt=True)` does (the template
+ * writes any bos itself); otherwise `[bos, ...encode(prompt)]`. A record with `messages` needs
+ * a template.
+ */
+export function encodePrompt(tokenizer: Tokenizer, record: PromptRecord, format: PromptFormat = {}): number[] {
+  if (usesChatTemplate(tokenizer, format)) {
+    return tokenizer.applyChatTemplate!(promptMessages(record, format), { addGenerationPrompt: true }).ids;
+  }
+  if (record.messages) {
+    const why = format.chatTemplate === false ? 'chatTemplate is false' : `tokenizer '${tokenizer.id}' has no chat template`;
+    throw new RftError('E_DATASET', `prompt '${record.id}' is a conversation (messages), which needs a chat template, but ${why}`);
+  }
+  return encodePromptIds(tokenizer, record.prompt);
 }
 
 /**

@@ -22,6 +22,17 @@ export {
 export { enumerateCountdownSolutions, reachableValues, verifyCountdown } from './countdown-solver';
 export { taskDefinitions } from './definitions';
 export {
+  type Gsm8kOptions,
+  createGsm8kTask,
+  extractGsm8kAnswer,
+  gsm8kDefinition,
+  gsm8kReference,
+  gsm8kReward,
+  gsm8kSchema,
+  loadGsm8kRows,
+  parseGsm8kNumber,
+} from './gsm8k';
+export {
   type JsonlDataset,
   type JsonlDatasetOptions,
   type JsonlTaskOptions,

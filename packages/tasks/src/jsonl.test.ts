@@ -26,7 +26,7 @@ describe('loadJsonlDataset', () => {
     expect(skipped.map((s) => s.line)).toEqual([2, 3, 5, 6]);
     expect(skipped[0]!.reason).toBe("field 'answer' must be a string, got number");
     expect(skipped[1]!.reason).toMatch(/^invalid JSON/);
-    expect(skipped[2]!.reason).toBe("missing field 'prompt'");
+    expect(skipped[2]!.reason).toBe("missing field 'prompt' (or 'messages')");
     expect(skipped[3]!.reason).toBe('not a JSON object');
   });
 
@@ -94,7 +94,7 @@ describe('jsonl task', () => {
   });
 
   it('is registered with the other tasks', () => {
-    expect(taskDefinitions.map((d) => d.id)).toEqual(['countdown', 'arithmetic', 'sort-digits', 'jsonl']);
+    expect(taskDefinitions.map((d) => d.id)).toEqual(['countdown', 'arithmetic', 'sort-digits', 'gsm8k', 'jsonl']);
     expect(taskDefinitions.every((d) => d.family === 'task')).toBe(true);
   });
 });

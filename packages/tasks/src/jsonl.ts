@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { DatasetError, Registry, Rng, defineComponent, deriveSeed } from '@rftkit/core';
-import type { PromptRecord, RewardFunction, Split, Task } from '@rftkit/core';
+import type { ChatMessage, PromptRecord, RewardFunction, Split, Task } from '@rftkit/core';
 import { rewardDefinitions } from '@rftkit/rewards';
 import { z } from 'zod';
 import { checkGenerateArgs, splitOf, testFractionSchema } from './split';
@@ -9,6 +9,11 @@ import { checkGenerateArgs, splitOf, testFractionSchema } from './split';
 export interface JsonlDatasetOptions {
   /** Field holding the prompt text. Default 'prompt'. */
   promptField?: string;
+  /**
+   * Field that may hold a conversation `[{ role, content }]` instead of the prompt (roles
+   * system, user, assistant; it ends with a user turn). Default 'messages'.
+   */
+  messagesField?: string;
   /** Field holding the reference answer. Default 'answer'. */
   answerField?: string;
   /** Field holding a row id (string or number); default `<file name>:<line>`. */
@@ -21,6 +26,28 @@ export interface JsonlDatasetOptions {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
+const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant']);
+
+/** A row's conversation, or why it is malformed (naming the field). */
+function readMessages(value: unknown, field: string): ChatMessage[] | string {
+  if (!Array.isArray(value) || value.length === 0) return `field '${field}' must be a non-empty array of { role, content }`;
+  const out: ChatMessage[] = [];
+  for (const [i, m] of value.entries()) {
+    const at = `${field}[${i}]`;
+    if (typeof m !== 'object' || m === null || Array.isArray(m)) return `field '${at}' must be an object { role, content }`;
+    const extra = Object.keys(m).filter((k) => k !== 'role' && k !== 'content');
+    if (extra.length > 0) return `field '${at}' has unknown key '${extra[0]}' (allowed: role, content)`;
+    const { role, content } = m as Record<string, unknown>;
+    if (typeof role !== 'string' || !ROLES.has(role)) return `field '${at}.role' must be 'system', 'user' or 'assistant', got ${JSON.stringify(role)}`;
+    if (typeof content !== 'string') return `field '${at}.content' must be a string, got ${content === null ? 'null' : typeof content}`;
+    if (role === 'system' && i > 0) return `field '${at}.role' is 'system', which is allowed only as the first message`;
+    out.push({ role: role as ChatMessage['role'], content });
+  }
+  const last = out[out.length - 1]!;
+  if (last.role !== 'user') return `field '${field}[${out.length - 1}].role' is '${last.role}', but the last message must be the user's (the model writes the reply)`;
+  return out;
+}
+
 export interface JsonlDataset {
   prompts: PromptRecord[];
   /** Rows left out, with their 1-based line numbers and why. */
@@ -29,14 +56,15 @@ export interface JsonlDataset {
 
 /**
  * Reads a JSONL file of prompts. Each non-blank line must be a JSON object with a string
- * prompt and a string answer (and a string or number id when `idField` is set, unique);
+ * prompt (or a conversation under `messagesField`, rendered with the policy's chat template)
+ * and a string answer (and a string or number id when `idField` is set, unique);
  * other fields go to `metadata`. A malformed row is never used: with `onInvalid: 'error'`
  * it throws a `DatasetError` naming the line, with 'skip' it is listed in `skipped`. The file
  * must be UTF-8 (invalid bytes throw naming the line; a leading byte-order mark is fine), and
  * ids may not contain control characters.
  */
 export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}): JsonlDataset {
-  const { promptField = 'prompt', answerField = 'answer', idField, onInvalid = 'error' } = options;
+  const { promptField = 'prompt', messagesField = 'messages', answerField = 'answer', idField, onInvalid = 'error' } = options;
   if (onInvalid !== 'skip' && onInvalid !== 'error') {
     throw new DatasetError(path, undefined, `onInvalid must be 'skip' or 'error', got '${String(onInvalid)}'`);
   }
@@ -61,8 +89,15 @@ export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) return 'not a JSON object';
     const obj = row as Record<string, unknown>;
-    for (const field of [promptField, answerField]) {
-      if (obj[field] === undefined) return `missing field '${field}'`;
+    let messages: ChatMessage[] | undefined;
+    if (obj[messagesField] !== undefined && messagesField !== promptField) {
+      if (obj[promptField] !== undefined) return `has both '${promptField}' and '${messagesField}'; give one`;
+      const read = readMessages(obj[messagesField], messagesField);
+      if (typeof read === 'string') return read;
+      messages = read;
+    }
+    for (const field of messages ? [answerField] : [promptField, answerField]) {
+      if (obj[field] === undefined) return field === promptField ? `missing field '${field}' (or '${messagesField}')` : `missing field '${field}'`;
       if (typeof obj[field] !== 'string') return `field '${field}' must be a string, got ${typeof obj[field]}`;
     }
     let id = `${name}:${line}`;
@@ -74,10 +109,14 @@ export function loadJsonlDataset(path: string, options: JsonlDatasetOptions = {}
       if (CONTROL.test(id)) return `field '${idField}' contains a control character (${JSON.stringify(id)})`;
       if (ids.has(id)) return `duplicate id '${id}'`;
     }
-    const metadata = Object.fromEntries(Object.entries(obj).filter(([k]) => k !== promptField && k !== answerField && k !== idField));
+    const metadata = Object.fromEntries(
+      Object.entries(obj).filter(([k]) => k !== promptField && k !== answerField && k !== idField && !(messages && k === messagesField)),
+    );
     return {
       id,
-      prompt: obj[promptField] as string,
+      // A conversation's prompt text is its last user message (what rewards and logs show).
+      prompt: messages ? messages[messages.length - 1]!.content : (obj[promptField] as string),
+      ...(messages ? { messages } : {}),
       reference: obj[answerField] as string,
       ...(Object.keys(metadata).length ? { metadata } : {}),
     };
@@ -126,7 +165,7 @@ export function describeSkipped(path: string, skipped: JsonlDataset['skipped'], 
  */
 export function checkPromptLengths(
   prompts: readonly PromptRecord[],
-  countTokens: (prompt: string) => number,
+  countTokens: (prompt: string, record: PromptRecord) => number,
   maxPromptTokens: number,
   source = 'dataset',
 ): void {
@@ -134,7 +173,7 @@ export function checkPromptLengths(
     throw new DatasetError(source, undefined, `maxPromptTokens must be a positive integer, got ${String(maxPromptTokens)}`);
   }
   for (const p of prompts) {
-    const n = countTokens(p.prompt);
+    const n = countTokens(p.prompt, p);
     if (n > maxPromptTokens) {
       throw new DatasetError(
         source,
@@ -155,6 +194,10 @@ export const jsonlTaskSchema = z.strictObject({
   testPath: z.string().min(1).optional().describe('Separate JSONL file for the test split; otherwise `path` is split by testFraction.'),
   baseDir: z.string().optional().describe('Folder relative paths resolve against (default: the working directory).'),
   promptField: z.string().default('prompt').describe('Field holding the prompt.'),
+  messagesField: z
+    .string()
+    .default('messages')
+    .describe("Field a row may hold a conversation in instead of the prompt: [{ role: system|user|assistant, content }], ending with the user's turn."),
   answerField: z.string().default('answer').describe('Field holding the reference answer.'),
   idField: z.string().optional().describe('Field holding the row id (default: file:line).'),
   onInvalid: z.enum(['skip', 'error']).default('error').describe("Malformed rows: 'error' rejects the file, 'skip' leaves them out."),
@@ -176,7 +219,13 @@ export const jsonlTaskDefinition = defineComponent({
     const at = (p: string) => (isAbsolute(p) ? p : resolve(o.baseDir ?? process.cwd(), p));
     const skippedNotes: string[] = [];
     const load = (p: string) => {
-      const d = loadJsonlDataset(at(p), { promptField: o.promptField, answerField: o.answerField, idField: o.idField, onInvalid: o.onInvalid });
+      const d = loadJsonlDataset(at(p), {
+        promptField: o.promptField,
+        messagesField: o.messagesField,
+        answerField: o.answerField,
+        idField: o.idField,
+        onInvalid: o.onInvalid,
+      });
       if (d.skipped.length > 0) {
         const note = describeSkipped(p, d.skipped);
         skippedNotes.push(note);

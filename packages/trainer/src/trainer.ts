@@ -14,7 +14,7 @@ import {
   zodIssues,
 } from '@rftkit/core';
 import { loadPolicy, savePolicy } from '@rftkit/policy';
-import { createRolloutEngine } from '@rftkit/rollout';
+import { createRolloutEngine, type PromptFormat } from '@rftkit/rollout';
 import { cleanInterruptedWrites, resolveLatest } from './checkpoint';
 import { type TrainerConfig, type TrainerConfigInput, trainerConfigSchema } from './config';
 import { appendJsonl, truncateJsonl } from './jsonl';
@@ -64,6 +64,8 @@ export interface TrainerOptions {
   engine?: RolloutEngine;
   /** Engine over `reference` (default `createRolloutEngine({ policy: reference })` when there is a reference). */
   referenceEngine?: RolloutEngine;
+  /** How the default engines turn prompts into token ids (chat template, system prompt); see `PromptFormat`. */
+  promptFormat?: PromptFormat;
   trainPrompts: PromptRecord[];
   testPrompts?: PromptRecord[];
   reward: RewardFunction;
@@ -149,8 +151,8 @@ function buildParts(options: TrainerOptions, log: (message: string) => void): Tr
     policy,
     reference,
     ownsReference: !options.reference && needsReference,
-    engine: options.engine ?? createRolloutEngine({ policy }),
-    referenceEngine: options.referenceEngine ?? (reference ? createRolloutEngine({ policy: reference }) : undefined),
+    engine: options.engine ?? createRolloutEngine({ policy, promptFormat: options.promptFormat }),
+    referenceEngine: options.referenceEngine ?? (reference ? createRolloutEngine({ policy: reference, promptFormat: options.promptFormat }) : undefined),
     reward: options.reward,
     advantage: options.advantage,
     loss: options.loss,

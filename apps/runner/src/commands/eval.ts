@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CheckpointError, ConfigError, type Policy, type SamplingParams } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
-import { loadPolicy } from '@rftkit/policy';
+import { loadHfPolicy, loadPolicy } from '@rftkit/policy';
+import type { PromptFormat } from '@rftkit/rollout';
 import { trainerSamplingSchema } from '@rftkit/trainer';
 import { createReward, createTask } from '../compose';
 import type { RegistrySet } from '../config/resolve';
@@ -29,15 +30,21 @@ export interface EvalOptions {
   temperature?: number;
   /** Print the result as one JSON object on stdout instead of the table. */
   json?: boolean;
+  /** Fetch an `hf:` target missing from the Hub cache. */
+  download?: boolean;
   registries?: RegistrySet;
 }
 
 interface Target {
   policyDir: string;
+  /** A Hugging Face model (`hf:org/name[@rev]` or a folder with config.json) evaluated as it is. */
+  hfModel?: string;
   task?: ComponentRefConfig;
   reward?: ComponentRefConfig;
   sampling?: Partial<SamplingParams>;
   seed?: number;
+  /** The run's `rollout` section (chat template, system prompt). */
+  promptFormat?: PromptFormat;
   describe: string;
 }
 
@@ -60,6 +67,7 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
  * `rft sft` output with its `sft.json`).
  */
 export async function resolveEvalTarget(path: string): Promise<Target> {
+  if (path.startsWith('hf:')) return { policyDir: '', hfModel: path, describe: `model ${path}` };
   const dir = resolve(path);
   const fromRunConfig = async (runDir: string) => {
     const file = join(runDir, 'config.json');
@@ -71,6 +79,7 @@ export async function resolveEvalTarget(path: string): Promise<Target> {
       reward: c.reward as ComponentRefConfig | undefined,
       sampling: trainer?.eval?.sampling,
       seed: c.seed as number,
+      promptFormat: c.rollout as PromptFormat | undefined,
     };
   };
   if (existsSync(join(dir, 'checkpoints', 'latest'))) {
@@ -85,12 +94,21 @@ export async function resolveEvalTarget(path: string): Promise<Target> {
     const sft = existsSync(sftFile) ? await readJson(sftFile) : {};
     return { policyDir: dir, task: sft.task as ComponentRefConfig | undefined, describe: `policy ${path}` };
   }
-  throw new CheckpointError(dir, 'not a run folder (checkpoints/latest), a trainer checkpoint (policy/) or a policy folder (policy.json)');
+  if (existsSync(join(dir, 'config.json')) && !existsSync(join(dir, 'checkpoints'))) {
+    return { policyDir: '', hfModel: dir, describe: `model ${path}` };
+  }
+  throw new CheckpointError(
+    dir,
+    'not a run folder (checkpoints/latest), a trainer checkpoint (policy/), a policy folder (policy.json) or a Hugging Face model (config.json, or hf:org/name)',
+  );
 }
 
 /** `rft eval`: pass@k and avg@n of a run's latest policy (or a checkpoint) on its task's test split. */
 export async function runEval(path: string, options: EvalOptions, io: CliIO): Promise<EvaluateResult> {
   const target = await resolveEvalTarget(path);
+  if (options.download && !target.hfModel?.startsWith('hf:')) {
+    throw new ConfigError('rft eval', [{ path: '--download', message: `fetches a Hub model, so the target must be hf:org/name[@rev], got ${path}` }]);
+  }
   const registries = options.registries ?? createRegistries();
   const taskRef: ComponentRefConfig | undefined =
     options.task !== undefined ? { use: options.task, with: target.task?.use === options.task ? target.task.with : {} } : target.task;
@@ -121,7 +139,7 @@ export async function runEval(path: string, options: EvalOptions, io: CliIO): Pr
   const prompts = task.generate('test', promptCount, seed);
   let policy: Policy | undefined;
   try {
-    policy = await loadPolicy(target.policyDir);
+    policy = target.hfModel ? await loadHfPolicy(target.hfModel, { download: options.download ?? false }) : await loadPolicy(target.policyDir);
     io.err(`evaluating ${target.describe} on ${task.id} (test split): ${prompts.length} prompts × ${samples} samples, ${decoding}`);
     const result = await evaluatePolicy({
       policy,
@@ -131,6 +149,7 @@ export async function runEval(path: string, options: EvalOptions, io: CliIO): Pr
       k,
       sampling,
       seed,
+      promptFormat: target.promptFormat,
       onProgress: (done, total) => io.err(`  ${done}/${total} prompts`),
     });
     io.out(

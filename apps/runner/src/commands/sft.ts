@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError, Rng, writeFileAtomic } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
 import { savePolicy, trainSft } from '@rftkit/policy';
-import { createPolicy, createTask } from '../compose';
+import { applyDownloadFlag, createPolicy, createTask } from '../compose';
 import { loadSftConfig, type SftConfig } from '../config/sft-config';
 import { evaluatePolicy, type EvaluateResult } from '../evaluate';
 import type { CliIO } from '../io';
@@ -13,6 +13,8 @@ import { displayPath } from './train';
 
 export interface SftCommandOptions {
   sets?: string[];
+  /** Fetch an `hf:` model missing from the Hub cache (sets policy.with.download). */
+  download?: boolean;
   backend?: string;
   /** wasm backend threads (1–4); default: RFTKIT_WASM_THREADS, else the cores. */
   threads?: number;
@@ -64,7 +66,7 @@ export async function runSft(configPath: string, options: SftCommandOptions, io:
   if (examples.length === 0) {
     throw new ConfigError(configPath, [{ path: 'data.prompts', message: 'the solver found no solution for any prompt' }]);
   }
-  const policy = await createPolicy(config.policy, task);
+  const policy = await createPolicy(applyDownloadFlag(config.policy, options.download), task);
   try {
     const started = Date.now();
     const every = Math.max(1, Math.round(config.sft.steps / 20));
@@ -100,6 +102,8 @@ export async function runSft(configPath: string, options: SftCommandOptions, io:
       k: config.eval.k,
       sampling: config.eval.sampling,
       seed: config.seed,
+      // SFT trains on plain `[bos] prompt solution` sequences, so it is evaluated on plain prompts.
+      promptFormat: { chatTemplate: false },
     });
     await writeFileAtomic(
       join(config.out, 'sft.json'),

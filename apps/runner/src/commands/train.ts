@@ -4,7 +4,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError, type Metrics, writeFileAtomic } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
 import { createTrainer, type RunSummary, type TrainerConfig } from '@rftkit/trainer';
-import { compose } from '../compose';
+import { applyDownloadFlag, compose } from '../compose';
 import type { ResolvedRunConfig } from '../config/resolve';
 import { loadRunConfig } from '../config/run-config';
 import { resumeCommand } from '../invocation';
@@ -31,6 +31,8 @@ export interface TrainOptions {
   threads?: number;
   /** Aborting it asks the trainer to stop after the current step (and save a checkpoint). */
   signal?: AbortSignal;
+  /** Fetch an `hf:` model missing from the Hub cache (sets policy.with.download). */
+  download?: boolean;
   /** Progress display (default: plain lines to `io.err`). */
   progress?: Progress;
   /** The command line, recorded in run.json (default: rebuilt from the config path and `sets`). */
@@ -56,8 +58,8 @@ function timestamp(d = new Date()): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** Fields that may change when a run is resumed: more steps, another backend. */
-const RESUMABLE_CHANGES = new Set(['trainer.steps', 'backend']);
+/** Fields that may change when a run is resumed: more steps, another backend, downloading. */
+const RESUMABLE_CHANGES = new Set(['trainer.steps', 'backend', 'policy.with.download']);
 
 /** Backend and threads change a run's numbers (1 and 2 wasm threads part after ≈30 steps). */
 function warnRuntimeChange(before: RunRuntime, now: RunRuntime, io: CliIO): void {
@@ -88,6 +90,7 @@ export function stepRecords(summary: Pick<RunSummary, 'history' | 'evals'>): Ste
  */
 export async function runTrain(configPath: string, options: TrainOptions, io: CliIO): Promise<TrainResult> {
   const loaded = await loadRunConfig(configPath, { sets: options.sets, backend: options.backend });
+  loaded.config.policy = applyDownloadFlag(loaded.config.policy, options.download);
   const { config, registries, name } = loaded;
   if (options.resume && !options.out) {
     throw new ConfigError('--resume', [{ path: '--out', message: 'name the run folder to resume: --out runs/<run>' }]);
@@ -122,8 +125,8 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
   const testPrompts = config.data.testPrompts > 0 ? parts.task.generate('test', config.data.testPrompts, config.seed) : [];
   const trainerConfig = config.trainer as TrainerConfig;
   try {
-    checkPromptBudget(parts.policy, trainPrompts, trainerConfig.sampling.maxNewTokens, 'trainer.sampling.maxNewTokens', `task '${parts.task.id}' (train)`);
-    checkPromptBudget(parts.policy, testPrompts, trainerConfig.eval.sampling.maxNewTokens, 'trainer.eval.sampling.maxNewTokens', `task '${parts.task.id}' (test)`);
+    checkPromptBudget(parts.policy, trainPrompts, trainerConfig.sampling.maxNewTokens, 'trainer.sampling.maxNewTokens', `task '${parts.task.id}' (train)`, config.rollout);
+    checkPromptBudget(parts.policy, testPrompts, trainerConfig.eval.sampling.maxNewTokens, 'trainer.eval.sampling.maxNewTokens', `task '${parts.task.id}' (test)`, config.rollout);
   } catch (e) {
     parts.policy.dispose();
     parts.reference?.dispose();
@@ -183,6 +186,7 @@ export async function runTrain(configPath: string, options: TrainOptions, io: Cl
     loss: parts.loss,
     aggregator: parts.aggregation,
     regularizers: parts.regularizers,
+    promptFormat: config.rollout,
     config: config.trainer,
     outDir,
     resumeFrom: options.resume ? 'latest' : undefined,

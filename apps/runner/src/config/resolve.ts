@@ -1,7 +1,7 @@
 import { ConfigError, type FieldIssue, type Registry } from '@rftkit/core';
 import type { z } from 'zod';
 import { getAtPath, type Override, setAtPath } from './overrides';
-import { createRunConfigSchema, type ComponentRefConfig, type PolicyConfig } from './schema';
+import { createRunConfigSchema, type ComponentRefConfig, hfPolicyOptionsSchema, type PolicyConfig } from './schema';
 import { acceptsAnyKey, formatPath, objectKeys, type PathSegment, schemaAt } from './schema-walk';
 
 /** The registries a config's component ids are looked up in, by family. */
@@ -34,6 +34,8 @@ export interface ResolvedRunConfig {
   task: ComponentRefConfig;
   policy: PolicyConfig;
   data: { trainPrompts: number; testPrompts: number };
+  /** Absent: the engine's defaults (the policy's chat template when it has one, no system prompt). */
+  rollout?: { chatTemplate: boolean; systemPrompt?: string };
   reference: boolean;
   reward?: ComponentRefConfig;
   advantage: ComponentRefConfig;
@@ -252,7 +254,9 @@ export function checkOverridePath(raw: unknown, override: Override, context: Res
 
 function componentSchema(raw: unknown, at: PathSegment[], context: ResolveContext): z.ZodType | undefined {
   const key = at[0];
-  if (key === 'policy' && at.length === 1) return context.policySchema;
+  if (key === 'policy' && at.length === 1) {
+    return getAtPath(raw, ['policy', 'use']) === 'hf' ? (hfPolicyOptionsSchema as unknown as z.ZodType) : context.policySchema;
+  }
   const family: keyof RegistrySet | undefined =
     key === 'regularizers' && at.length === 2
       ? 'regularizer'

@@ -113,6 +113,8 @@ export async function loadRunConfigObject(
   // A task's data file, like every path in a config, is relative to the config file.
   const taskPath = config.task.with.path;
   if (typeof taskPath === 'string' && !isAbsolute(taskPath)) config.task.with.path = resolve(baseDir, taskPath);
+  const testPath = config.task.with.testPath;
+  if (typeof testPath === 'string' && !isAbsolute(testPath)) config.task.with.testPath = resolve(baseDir, testPath);
   if (issues.length > 0) throw new ConfigError(source, issues);
   config.components = config.components.map((m) => (isFilePath(m) ? resolve(baseDir, m) : m));
   return { config, registries, name: config.name ?? configName(source), baseDir, source };

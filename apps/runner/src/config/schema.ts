@@ -1,4 +1,5 @@
 import { loraOptionsSchema } from '@rftkit/policy';
+import { promptFormatSchema } from '@rftkit/rollout';
 import { BACKEND_NAMES } from '@rftkit/tensor';
 import { z } from 'zod';
 
@@ -15,6 +16,16 @@ export const componentRefSchema = z
 
 export type ComponentRefConfig = z.output<typeof componentRefSchema>;
 
+/** Options of `policy: { use: hf }`. */
+export const hfPolicyOptionsSchema = z.strictObject({
+  model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
+  download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access; `--download` sets it).'),
+  headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
+  lora: loraOptionsSchema
+    .optional()
+    .describe('Train LoRA adapters only (PEFT semantics: rank, alpha, dropout, targetModules); the base weights stay frozen.'),
+});
+
 export const policyConfigSchema = z.union([
   z
     .strictObject({ checkpoint: z.string().min(1).describe('Folder written by `savePolicy` / `rft sft`.') })
@@ -28,14 +39,7 @@ export const policyConfigSchema = z.union([
   z
     .strictObject({
       use: z.literal('hf').describe('A Hugging Face decoder (llama, qwen2, qwen3, mistral, gpt2).'),
-      with: z.strictObject({
-        model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
-        download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access).'),
-        headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
-        lora: loraOptionsSchema
-          .optional()
-          .describe('Train LoRA adapters only (PEFT semantics: rank, alpha, dropout, targetModules); the base weights stay frozen.'),
-      }),
+      with: hfPolicyOptionsSchema,
     })
     .describe('A pretrained Hugging Face model with its own tokenizer.'),
 ]);
@@ -86,6 +90,9 @@ export function createRunConfigSchema<T extends z.ZodType>(trainerSchema: T) {
       })
       .prefault({})
       .describe('How many prompts the run draws from its task.'),
+    rollout: promptFormatSchema
+      .optional()
+      .describe("How prompts become token ids: the policy's chat template (on when it has one) and a system prompt."),
     reference: z.boolean().default(false).describe('Keep a frozen copy of the initial policy (KL terms need it).'),
     reward: componentRefSchema.optional().describe("Reward function; default: the task's verifier."),
     advantage: componentRefSchema.default({ use: 'grpo', with: {} }),

@@ -23,10 +23,22 @@ export interface SamplingParams {
 
 export type FinishReason = 'stop' | 'length';
 
+/** One turn of a conversation, as chat templates take it. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
+
 /** One prompt of a task or dataset. */
 export interface PromptRecord {
   id: string;
+  /** The prompt text (for a conversation: its last user message). */
   prompt: string;
+  /**
+   * A conversation ending in a user turn, rendered with the policy's chat template instead of
+   * `prompt` (policies without a template refuse it).
+   */
+  messages?: ChatMessage[];
   /** The reference answer the reward compares against. */
   reference?: string;
   metadata?: Record<string, unknown>;

@@ -15,6 +15,16 @@ export interface Tokenizer {
   /** Every id that ends a sample (eosId plus e.g. `<|im_end|>`); absent: eosId alone. */
   readonly stopTokenIds?: readonly number[];
   encode(text: string): number[];
+  /** The chat template (Jinja) of a pretrained model's tokenizer; absent or null: none. */
+  readonly chatTemplate?: string | null;
+  /**
+   * Renders `messages` with the chat template and tokenizes the text as transformers'
+   * `apply_chat_template(..., tokenize=True)` does (no special tokens added: the template writes them).
+   */
+  applyChatTemplate?(
+    messages: ReadonlyArray<{ role: string; content: string }>,
+    options?: { addGenerationPrompt?: boolean },
+  ): { text: string; ids: number[] };
   /** Decodes ids, skipping special tokens. */
   decode(ids: ArrayLike<number>): string;
   /** JSON description, enough to rebuild the tokenizer from a checkpoint. */
