@@ -2,7 +2,7 @@
 // chunked LM head behind tokenStats.
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecodeSession, type ForwardInput, ShapeError, type TokenStats } from '@rftkit/core';
-import { attention, tokenLogProbs } from '@rftkit/tensor';
+import { attention, headTokenLogProbs } from '@rftkit/tensor';
 import type { Arch } from './arch';
 import { applyRope, inverseFrequencies, repeatKv, ropeAngles, type Weights } from './blocks';
 
@@ -67,18 +67,18 @@ export function hiddenStates(arch: Arch, W: Weights, input: ForwardInput, collec
 }
 
 /**
- * Default token rows of the LM head per chunk in tokenStats: the head's logits exist for one
- * chunk at a time (`rows × vocab` floats, ≤ 2²² ≈ 16 MB), so outside a gradient tape memory
- * is O(B·T·d + chunk·V), not O(B·T·V). Under a tape every chunk's logits are kept for the
- * backward pass; recomputing them there is a local change to `headTokenStats`.
+ * Default token rows of the LM head per chunk in tokenStats: `2²⁴ / vocab` (341 for a 49k
+ * vocabulary, 110 for 152k), so one chunk's logits are ≤ 64 MB; the backward pass holds one
+ * chunk's logits and their gradient at a time (see @rftkit/tensor's headTokenLogProbs).
  */
 export function defaultHeadChunkTokens(vocabSize: number): number {
-  return Math.max(1, Math.floor((1 << 22) / vocabSize));
+  return Math.max(1, Math.floor((1 << 24) / vocabSize));
 }
 
 /**
  * Log-probs and entropies at `temperature` of `tokens[t]` given the prefix, 0 at t = 0; the
- * LM head runs over `chunkTokens` token rows at a time.
+ * LM head runs over `chunkTokens` token rows at a time, forward and backward, so `[B, T, V]`
+ * logits never exist.
  */
 export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temperature: number, chunkTokens: number): TokenStats {
   const [B, T] = input.tokens.shape;
@@ -86,26 +86,14 @@ export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temp
   const h = tf.reshape(hiddenStates(arch, W, input), [B, T, -1]);
   // Position t is scored by the state at t − 1.
   const prev = tf.reshape(tf.slice(h, [0, 0, 0], [B, T - 1, -1]), [B * (T - 1), -1]) as tf.Tensor2D;
-  const next = tf.reshape(tf.slice(tf.cast(input.tokens, 'int32'), [0, 1], [B, T - 1]), [B * (T - 1)]);
-  const N = B * (T - 1);
-  const chunk = chunkTokens;
-  const logps: tf.Tensor[] = [];
-  const entropies: tf.Tensor[] = [];
-  for (let start = 0; start < N; start += chunk) {
-    const n = Math.min(chunk, N - start);
-    const { logp, entropy } = tf.tidy(() => {
-      const logits = arch.head(W, tf.slice(prev, [start, 0], [n, -1]));
-      return tokenLogProbs(logits, tf.slice(next, [start], [n]), temperature) as unknown as tf.NamedTensorMap;
-    }) as unknown as { logp: tf.Tensor; entropy: tf.Tensor };
-    logps.push(logp);
-    entropies.push(entropy);
-  }
+  const next = tf.reshape(tf.slice(tf.cast(input.tokens, 'int32'), [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D;
+  const { logp, entropy } = headTokenLogProbs(prev, arch.headWeight(W), next, { temperature, chunkTokens });
   const pad: Array<[number, number]> = [
     [0, 0],
     [1, 0],
   ];
-  const join = (xs: tf.Tensor[]) => tf.pad(tf.reshape(xs.length === 1 ? xs[0]! : tf.concat(xs), [B, T - 1]), pad) as tf.Tensor2D;
-  return { logp: join(logps), entropy: join(entropies) };
+  const join = (x: tf.Tensor) => tf.pad(tf.reshape(x, [B, T - 1]), pad) as tf.Tensor2D;
+  return { logp: join(logp), entropy: join(entropy) };
 }
 
 function tidyObj<T>(fn: () => T): T {

@@ -56,6 +56,7 @@ export function gpt2Arch(cfg: HfModelConfig): Arch {
     finalNorm: (W, x) => ln(W, 'transformer.ln_f', x),
     head: (W, h) =>
       cfg.tieWordEmbeddings ? tf.matMul(h, W['transformer.wte.weight']!, false, true) : linear(W, 'lm_head', h, false),
+    headWeight: (W) => W[cfg.tieWordEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight'] as tf.Tensor2D,
     checkLength() {},
   };
 }

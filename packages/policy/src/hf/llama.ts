@@ -75,6 +75,7 @@ export function ropeDecoder(cfg: HfModelConfig, options: RopeDecoderOptions = {}
     finalNorm: (W, x) => rmsNorm(x, W['model.norm.weight']!, eps) as tf.Tensor2D,
     head: (W, h) =>
       cfg.tieWordEmbeddings ? tf.matMul(h, W['model.embed_tokens.weight']!, false, true) : linear(W, 'lm_head', h, false),
+    headWeight: (W) => W[cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'] as tf.Tensor2D,
     checkLength() {},
   };
 }

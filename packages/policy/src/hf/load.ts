@@ -41,7 +41,7 @@ export interface LoadHfPolicyOptions extends ResolveModelOptions {
   tokenizer?: Tokenizer;
   /** false: a frozen policy (no trainable variables). Default true. */
   trainable?: boolean;
-  /** Token rows per LM-head chunk in tokenStats; default ≈ 2²² / vocab (see forward.ts). */
+  /** Token rows per LM-head chunk in tokenStats, forward and backward; default 2²⁴ / vocab (see forward.ts). */
   headChunkTokens?: number;
 }
 

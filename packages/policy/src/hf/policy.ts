@@ -208,7 +208,7 @@ export function createHfPolicy(options: {
   tokenizer: Tokenizer;
   meta: HfPolicyMeta;
   trainable?: boolean;
-  /** Token rows per LM-head chunk in tokenStats (memory knob); default ≈ 2²² / vocab. */
+  /** Token rows per LM-head chunk in tokenStats, forward and backward (memory knob); default 2²⁴ / vocab. */
   headChunkTokens?: number;
 }): HfPolicy {
   const chunk = options.headChunkTokens ?? defaultHeadChunkTokens(options.config.vocabSize);

@@ -1,0 +1,91 @@
+// The HF policy's memory knobs (LM-head chunks, forward and backward) change no number: values
+// and gradients of every weight equal the full-logits form.
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { tokenLogProbsComposite } from '@rftkit/tensor';
+import { describeBackends } from '@rftkit/tensor/testing';
+import { expect, it } from 'vitest';
+import { type HfPolicy, loadHfPolicy } from './index';
+
+const FIXTURES = join(import.meta.dirname, '..', '__fixtures__', 'hf');
+
+// Row 1 is left-padded; its padded positions and the one scored by a padded state are masked.
+const TOKENS = [
+  [4, 9, 17, 33, 2, 71, 8],
+  [0, 0, 5, 12, 40, 7, 90],
+];
+const MASK = [
+  [1, 1, 1, 1, 1, 1, 1],
+  [0, 0, 1, 1, 1, 1, 1],
+];
+const SCORED = [
+  [0, 1, 1, 1, 1, 1, 1],
+  [0, 0, 0, 1, 1, 1, 1],
+];
+
+function input() {
+  return { tokens: tf.tensor2d(TOKENS, undefined, 'int32'), attentionMask: tf.tensor2d(MASK) };
+}
+
+/** Σ scored·(logp + 0.3·entropy) at temperature T, from tokenStats or from full logits. */
+function loss(policy: HfPolicy, T: number, full: boolean): tf.Scalar {
+  const x = input();
+  const scored = tf.tensor2d(SCORED);
+  const out = tf.tidy(() => {
+    let logp: tf.Tensor;
+    let entropy: tf.Tensor;
+    if (full) {
+      const logits = tf.slice(policy.forward(x), [0, 0, 0], [2, TOKENS[0]!.length - 1, -1]);
+      const s = tokenLogProbsComposite(logits, tf.slice(x.tokens, [0, 1], [2, -1]), T);
+      const pad: Array<[number, number]> = [
+        [0, 0],
+        [1, 0],
+      ];
+      [logp, entropy] = [tf.pad(s.logp, pad), tf.pad(s.entropy, pad)];
+    } else {
+      ({ logp, entropy } = policy.tokenStats(x, { temperature: T }));
+    }
+    return tf.sum(tf.mul(scored, tf.add(logp, tf.mul(entropy, 0.3)))) as tf.Scalar;
+  });
+  tf.dispose([x.tokens, x.attentionMask, scored]);
+  return out;
+}
+
+function gradsOf(policy: HfPolicy, T: number, full: boolean): { value: number; grads: Float32Array[] } {
+  const vars = policy.trainableVariables();
+  const { value, grads } = tf.variableGrads(() => loss(policy, T, full), vars);
+  const out = { value: value.dataSync()[0]!, grads: vars.map((v) => Float32Array.from(grads[v.name]!.dataSync())) };
+  tf.dispose([value, ...Object.values(grads)]);
+  return out;
+}
+
+function expectClose(got: Float32Array[], want: Float32Array[], tol: number): void {
+  expect(got.length).toBe(want.length);
+  let worst = 0;
+  got.forEach((g, i) => {
+    const w = want[i]!;
+    for (let j = 0; j < g.length; j++) worst = Math.max(worst, Math.abs(g[j]! - w[j]!) / (1 + Math.abs(w[j]!)));
+  });
+  expect(worst).toBeLessThan(tol);
+}
+
+describeBackends('HF policy memory knobs keep every number', () => {
+  for (const model of ['llama-gqa', 'llama-untied', 'gpt2']) {
+    it(`${model}: LM-head chunks of 1, 4, 5, 100 tokens give the full-logits values and gradients at T 1 and 0.7, no leaks`, async () => {
+      const ref = await loadHfPolicy(join(FIXTURES, model));
+      for (const T of [1, 0.7]) {
+        const want = gradsOf(ref, T, true);
+        for (const chunk of [1, 4, 5, 100]) {
+          const policy = await loadHfPolicy(join(FIXTURES, model), { headChunkTokens: chunk });
+          const before = tf.memory().numTensors;
+          const got = gradsOf(policy, T, false);
+          expect(tf.memory().numTensors).toBe(before);
+          expect(Math.abs(got.value - want.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(want.value)));
+          expectClose(got.grads, want.grads, 1e-5);
+          policy.dispose();
+        }
+      }
+      ref.dispose();
+    });
+  }
+});
