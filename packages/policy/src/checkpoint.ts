@@ -136,6 +136,7 @@ interface SavedHfConfig {
   generation?: Record<string, unknown> | null;
   sourceFolder?: string | null;
   headChunkTokens?: number;
+  recompute?: boolean;
 }
 
 /**
@@ -160,6 +161,7 @@ async function buildPolicy(dir: string, manifest: PolicyManifest): Promise<Polic
       tokenizer,
       meta: { rawConfig: saved.hf, generationConfig: saved.generation ?? null, sourceFolder: saved.sourceFolder ?? null },
       headChunkTokens: saved.headChunkTokens,
+      recompute: saved.recompute,
     });
   }
   const tokenizer = tokenizerFromJSON(manifest.tokenizer);

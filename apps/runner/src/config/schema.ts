@@ -31,6 +31,7 @@ export const policyConfigSchema = z.union([
         model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
         download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access).'),
         headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
+        recompute: z.boolean().optional().describe('Recompute each transformer block in the backward pass (memory knob).'),
       }),
     })
     .describe('A pretrained Hugging Face model with its own tokenizer.'),

@@ -43,6 +43,8 @@ export interface LoadHfPolicyOptions extends ResolveModelOptions {
   trainable?: boolean;
   /** Token rows per LM-head chunk in tokenStats, forward and backward; default 2²⁴ / vocab (see forward.ts). */
   headChunkTokens?: number;
+  /** Activation recomputation per transformer block (see createHfPolicy). Default false. */
+  recompute?: boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
  * keep their HF names. Weights of any float dtype are upcast to float32.
  */
 export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions = {}): Promise<HfPolicy> {
-  const { tokenizer, trainable, headChunkTokens, ...resolveOptions } = options;
+  const { tokenizer, trainable, headChunkTokens, recompute, ...resolveOptions } = options;
   const { folder } = await resolveModelSource(source, resolveOptions);
   if (!existsSync(join(folder, 'config.json'))) {
     throw new ConfigError(folder, [
@@ -125,6 +127,7 @@ export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions 
     meta: { rawConfig, generationConfig, sourceFolder: folder },
     trainable,
     headChunkTokens,
+    recompute,
   });
 }
 

@@ -1,5 +1,5 @@
-// The HF policy's memory knobs (LM-head chunks, forward and backward) change no number: values
-// and gradients of every weight equal the full-logits form.
+// The HF policy's memory knobs (LM-head chunks forward and backward, block recomputation)
+// change no number: values and gradients of every weight equal the full-logits form.
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { tokenLogProbsComposite } from '@rftkit/tensor';
@@ -88,4 +88,54 @@ describeBackends('HF policy memory knobs keep every number', () => {
       ref.dispose();
     });
   }
+
+  for (const model of ['llama-gqa', 'qwen3', 'gpt2']) {
+    it(`${model}: recompute gives the same values and gradients (alone and with head chunks), no leaks`, async () => {
+      const ref = await loadHfPolicy(join(FIXTURES, model));
+      const want = gradsOf(ref, 0.7, false);
+      for (const headChunkTokens of [undefined, 5]) {
+        const policy = await loadHfPolicy(join(FIXTURES, model), { recompute: true, headChunkTokens });
+        expect(policy.config().recompute).toBe(true);
+        const before = tf.memory().numTensors;
+        const got = gradsOf(policy, 0.7, false);
+        expect(tf.memory().numTensors).toBe(before);
+        expect(Math.abs(got.value - want.value)).toBeLessThan(1e-5 * Math.max(1, Math.abs(want.value)));
+        expectClose(got.grads, want.grads, 1e-5);
+        // Outside a tape (old log-probs, a frozen reference) the values are the same too.
+        const frozen = policy.clone({ trainable: false });
+        const a = tf.tidy(() => frozen.tokenStats(input(), { temperature: 0.7 }).logp.dataSync());
+        const b = tf.tidy(() => ref.tokenStats(input(), { temperature: 0.7 }).logp.dataSync());
+        for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-5);
+        frozen.dispose();
+        policy.dispose();
+      }
+      ref.dispose();
+    });
+  }
+
+  it('recompute lowers the peak memory of a gradient (only block inputs are kept)', async () => {
+    const B = 4;
+    const T = 24;
+    const tokens = tf.tensor2d(Array.from({ length: B * T }, (_, i) => 3 + ((i * 7) % 90)), [B, T], 'int32');
+    const attentionMask = tf.ones([B, T]) as tf.Tensor2D;
+    const peak = async (policy: HfPolicy) => {
+      const before = tf.memory().numBytes;
+      const info = await tf.profile(() => {
+        const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.neg(tf.sum(policy.tokenStats({ tokens, attentionMask }).logp)) as tf.Scalar), policy.trainableVariables());
+        tf.dispose([value, ...Object.values(grads)]);
+      });
+      return info.peakBytes - before;
+    };
+    const plain = await loadHfPolicy(join(FIXTURES, 'llama-gqa'));
+    const recomputed = await loadHfPolicy(join(FIXTURES, 'llama-gqa'), { recompute: true });
+    const [p, r] = [await peak(plain), await peak(recomputed)];
+    expect(r).toBeLessThan(0.8 * p);
+    tf.dispose([tokens, attentionMask]);
+    plain.dispose();
+    recomputed.dispose();
+  });
+
+  it('a recompute flag that is not a boolean is refused, naming it', async () => {
+    await expect(loadHfPolicy(join(FIXTURES, 'llama-gqa'), { recompute: 'yes' as unknown as boolean })).rejects.toThrow(/recompute/);
+  });
 });
