@@ -1,5 +1,6 @@
-// `pnpm bench [--quick] [--backends cpu,wasm] [--no-torch]`: rftkit figures on each backend
+// `pnpm bench [--quick] [--backends cpu,wasm] [--no-torch] [--real]`: rftkit figures on each backend
 // next to the same figures in PyTorch (bench/reference), ratios printed per figure.
+// `--real` runs only the real-shape section (bench/src/real-shape.mjs, slow: minutes per figure).
 // Each figure runs in its own process, so its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -68,6 +69,54 @@ if (!torchSkip) {
         `[bench] or point RFTKIT_BENCH_PYTHON at a pip-installed torch (MKL).\n${bar}\n`,
     );
   }
+}
+
+// The real-shape section: a random SmolLM2-135M-shaped model (see bench/src/real-shape.mjs),
+// against PyTorch + transformers (bench/reference/real_shape.py) when it imports.
+if (args.includes('--real')) {
+  const backend = backendsArg ? backendsArg.split(',')[0] : 'wasm';
+  const threads = torchThreads[0];
+  const tfSkip = (() => {
+    if (noTorch) return 'disabled with --no-torch';
+    const r = spawnSync(python, ['-c', 'import torch, transformers'], { encoding: 'utf8' });
+    return r.status === 0 ? null : `${python} cannot import torch and transformers (pip install torch transformers)`;
+  })();
+  const memory = { rows: quick ? 1 : 2, seqLen: quick ? 64 : 256 };
+  const speed = { batch: 16, promptLen: quick ? 16 : 64, newTokens: quick ? 4 : 16, reps: quick ? 1 : 2, trainRows: quick ? 1 : 2, trainSeqLen: quick ? 64 : 128, trainReps: quick ? 1 : 2 };
+  const out = { date: new Date().toISOString(), backend, torchThreads: threads, memory: [], throughput: null };
+  const ref = (figure, o) => (tfSkip ? { skipped: tfSkip } : runJson(python, [join(here, 'reference/real_shape.py'), figure, JSON.stringify(o)], { RFTKIT_TORCH_THREADS: String(threads) }));
+  for (const variant of ['full', 'chunked', 'recompute']) {
+    process.stderr.write(`[bench] real shape: training micro-batch ${memory.rows}x${memory.seqLen}, ${variant} logits...\n`);
+    out.memory.push(runJson('nice', ['-n', '10', process.execPath, join(here, 'src/real-shape.mjs'), backend, 'memory', JSON.stringify({ ...memory, variant })]));
+  }
+  process.stderr.write('[bench] real shape: PyTorch training micro-batch...\n');
+  out.memory.push(ref('memory', memory));
+  process.stderr.write('[bench] real shape: prefill, decode, training tokens/s...\n');
+  const ours = runJson('nice', ['-n', '10', process.execPath, join(here, 'src/real-shape.mjs'), backend, 'throughput', JSON.stringify(speed)]);
+  process.stderr.write('[bench] real shape: PyTorch prefill, decode, training tokens/s...\n');
+  const theirs = ref('throughput', speed);
+  out.throughput = { rftkit: ours, pytorch: theirs };
+  const file = join(here, 'results', `${out.date.slice(0, 10)}-real-${backend}${quick ? '-quick' : ''}.json`);
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  const f = (x) => (x == null ? '—' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  console.log(`\n## real shape: SmolLM2-135M-shaped random model, rftkit ${backend} vs PyTorch ${threads}T (${file.slice(here.length + 1)})\n`);
+  console.log('| training micro-batch | tokens | peak RSS MB | tf peak MB (of which weights) | step s |');
+  console.log('|---|---|---|---|---|');
+  for (const m of out.memory) {
+    if (m.skipped) console.log(`| ${m.variant ?? 'PyTorch'} | | skipped: ${m.skipped} | | |`);
+    else console.log(`| ${m.variant} | ${m.rows}x${m.seqLen} | ${f(m.peakRssMB)} | ${m.tfPeakMB ? `${f(m.tfPeakMB)} (${f(m.weightsMB)})` : '—'} | ${f(m.stepSeconds)} |`);
+  }
+  console.log('\n| figure | unit | rftkit | PyTorch | rftkit/PyTorch |');
+  console.log('|---|---|---|---|---|');
+  if (ours.skipped) console.log(`| rftkit | | skipped: ${ours.skipped} | | |`);
+  for (const r of ours.rows ?? []) {
+    const t = theirs.rows?.find((x) => x.label === r.label)?.after ?? null;
+    console.log(`| ${r.label} | tokens/s | ${f(r.after)} | ${theirs.skipped ? `skipped: ${theirs.skipped}` : f(t)} | ${t ? f(r.after / t) : '—'} |`);
+  }
+  console.log(`\npeak RSS MB (throughput process): rftkit ${f(ours.peakRssMB)}, PyTorch ${f(theirs.peakRssMB)}`);
+  if (tfSkip) console.log(`\nPyTorch + transformers reference skipped: ${tfSkip}`);
+  process.exit(0);
 }
 
 const SMALL = { dModel: 64, nLayers: 2, nHeads: 4, maxSeqLen: 64 };

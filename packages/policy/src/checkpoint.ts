@@ -141,6 +141,7 @@ interface SavedHfConfig {
   generation?: Record<string, unknown> | null;
   sourceFolder?: string | null;
   headChunkTokens?: number;
+  recompute?: boolean;
   /** A LoRA policy's settings: the checkpoint holds the adapters, the base comes from sourceFolder. */
   lora?: LoraSettings;
 }
@@ -189,6 +190,7 @@ async function buildPolicy(dir: string, manifest: PolicyManifest): Promise<Polic
       tokenizer,
       meta: { rawConfig: saved.hf, generationConfig: saved.generation ?? null, sourceFolder: saved.sourceFolder ?? null },
       headChunkTokens: saved.headChunkTokens,
+      recompute: saved.recompute,
     });
   }
   const tokenizer = tokenizerFromJSON(manifest.tokenizer);

@@ -21,6 +21,7 @@ export const hfPolicyOptionsSchema = z.strictObject({
   model: z.string().min(1).describe('Model folder (relative to the config file) or `hf:org/name[@rev]` in the Hub cache.'),
   download: z.boolean().default(false).describe('Fetch an `hf:` model missing from the cache (needs Hub access; `--download` sets it).'),
   headChunkTokens: z.int().min(1).optional().describe('Token rows per LM-head chunk (memory knob).'),
+  recompute: z.boolean().optional().describe('Recompute each transformer block in the backward pass (memory knob).'),
   lora: loraOptionsSchema
     .optional()
     .describe('Train LoRA adapters only (PEFT semantics: rank, alpha, dropout, targetModules); the base weights stay frozen.'),

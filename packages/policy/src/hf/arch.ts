@@ -28,6 +28,8 @@ export interface Arch {
   finalNorm(W: Weights, x: tf.Tensor2D): tf.Tensor2D;
   /** LM head (tied or not): `[N, d]` → logits `[N, V]`. */
   head(W: Weights, h: tf.Tensor2D): tf.Tensor2D;
+  /** The head's `[V, d]` weight (`head(h) = h·Wᵀ`): the tied embedding or `lm_head.weight`. */
+  headWeight(W: Weights): tf.Tensor2D;
   /** Throws a clear error when `length` tokens are beyond what the family computes exactly. */
   checkLength(length: number, where: string): void;
 }

@@ -22,6 +22,39 @@ export function linear(W: Weights, name: string, x: tf.Tensor2D, bias: boolean):
   return bias ? tf.add(y, W[`${name}.bias`]!) : y;
 }
 
+/**
+ * Embedding rows of `ids [N]` in `table [V, d]`: a gather forward; the backward pass adds
+ * `oneHot(ids)ᵀ · dy` a chunk of 2²⁴ / V ids at a time, so no `[N, V]` one-hot exists (the
+ * one-hot matmul form would hold one as large as the LM head's logits). Also the gradient
+ * wasm lacks (no UnsortedSegmentSum kernel).
+ */
+export function embedRows(table: tf.Tensor, ids: tf.Tensor1D, chunkIds?: number): tf.Tensor2D {
+  const [V, d] = table.shape as [number, number];
+  const N = ids.shape[0];
+  const chunk = chunkIds ?? Math.max(1, Math.floor((1 << 24) / V));
+  const op = tf.customGrad((t, i, save) => {
+    (save as tf.GradSaveFunc)([i as tf.Tensor]);
+    return {
+      value: tf.gather(t as tf.Tensor, tf.cast(i as tf.Tensor, 'int32')),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const idx = saved[0]!;
+        let dt: tf.Tensor = tf.zeros([V, d]);
+        for (let start = 0; start < N; start += chunk) {
+          const n = Math.min(chunk, N - start);
+          const next = tf.tidy(() => {
+            const oh = tf.cast(tf.oneHot(tf.cast(tf.slice(idx, [start], [n]), 'int32'), V), 'float32') as tf.Tensor2D;
+            return tf.add(dt, tf.matMul(oh, tf.slice(dy, [start, 0], [n, d]) as tf.Tensor2D, true, false));
+          });
+          dt.dispose();
+          dt = next;
+        }
+        return [dt, tf.zerosLike(idx)];
+      },
+    };
+  });
+  return op(table, ids) as tf.Tensor2D;
+}
+
 /** `x [N, in]` through GPT-2's `Conv1D` `name` (`.weight` `[in, out]`, `.bias`): @rftkit/tensor's fused dense. */
 export function conv1d(W: Weights, name: string, x: tf.Tensor2D): tf.Tensor2D {
   return withAdapter(W, name, x, dense(x, W[`${name}.weight`]!, W[`${name}.bias`]!));

@@ -2,7 +2,7 @@
 // chunked LM head behind tokenStats.
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecodeSession, type ForwardInput, ShapeError, type TokenStats } from '@rftkit/core';
-import { attention, tokenLogProbs } from '@rftkit/tensor';
+import { attention, headTokenLogProbs } from '@rftkit/tensor';
 import type { Arch } from './arch';
 import { applyRope, inverseFrequencies, repeatKv, ropeAngles, type Weights } from './blocks';
 
@@ -20,6 +20,102 @@ export function positionIds(mask: tf.Tensor2D): tf.Tensor2D {
   return tf.cast(tf.relu(tf.sub(tf.cumsum(tf.cast(mask, 'float32'), 1), 1)), 'int32') as tf.Tensor2D;
 }
 
+/** What every layer of one pass shares: RoPE angles, the key mask, the KV hook. */
+interface LayerContext {
+  rope: { cos: tf.Tensor; sin: tf.Tensor } | null;
+  B: number;
+  keyMask: tf.Tensor2D;
+  kv: (i: number, k: tf.Tensor3D, v: tf.Tensor3D) => LayerKV;
+  causal: boolean;
+}
+
+/** Transformer block `i` over flat rows `x [B·Tq, d]`: attention and MLP residual branches. */
+function layer(arch: Arch, W: Weights, i: number, x: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D {
+  const { cfg } = arch;
+  const { B, rope } = ctx;
+  const N = x.shape[0];
+  const Tq = N / B;
+  const qDim = cfg.numHeads * cfg.headDim;
+  let { q, k, v } = arch.qkv(W, i, x);
+  if (rope) {
+    q = applyRope(q, cfg.numHeads, rope);
+    k = applyRope(k, cfg.numKvHeads, rope);
+  }
+  const kvDim = cfg.numKvHeads * cfg.headDim;
+  const all = ctx.kv(i, tf.reshape(k, [B, Tq, kvDim]), tf.reshape(v, [B, Tq, kvDim]));
+  const kr = repeatKv(all.k, cfg.numKvHeads, cfg.numHeads);
+  const vr = repeatKv(all.v, cfg.numKvHeads, cfg.numHeads);
+  // Core's fused op (scale 1/√dh, as transformers); padded keys hidden by the mask.
+  const att = attention(tf.reshape(q, [B, Tq, qDim]), kr, vr, ctx.keyMask, { heads: cfg.numHeads, causal: ctx.causal });
+  const h: tf.Tensor2D = tf.add(x, arch.attnOut(W, i, tf.reshape(att, [N, qDim])));
+  return tf.add(h, arch.mlp(W, i, h));
+}
+
+/** `model.layers.7.mlp…` / `transformer.h.7.attn…` → 7. */
+const LAYER_INDEX = /(?:^|\.)(?:layers|h)\.(\d+)\./;
+
+/**
+ * Block `i` with activation recomputation: under a gradient tape only its input `x` is kept;
+ * the backward pass runs the block again (taped) and differentiates it with `dy`. Weights of
+ * the block that may need a gradient (trainable variables and computed tensors) are the
+ * custom gradient's inputs; frozen variables are constants. The block is run on a view of
+ * `W` that refuses any weight outside it, so nothing silently misses its gradient.
+ */
+function recomputedLayer(arch: Arch, W: Weights, i: number, x: tf.Tensor2D, ctx: LayerContext): tf.Tensor2D {
+  const names = Object.keys(W).filter((n) => LAYER_INDEX.exec(n)?.[1] === String(i));
+  const isConstant = (t: tf.Tensor) => t instanceof tf.Variable && !t.trainable;
+  const inputNames = names.filter((n) => !isConstant(W[n]!));
+  const constNames = names.filter((n) => isConstant(W[n]!));
+  const ctxTensors = ctx.rope ? [ctx.keyMask, ctx.rope.cos, ctx.rope.sin] : [ctx.keyMask];
+  const run = (xx: tf.Tensor, ws: tf.Tensor[], cs: tf.Tensor[]): tf.Tensor2D => {
+    const local: Weights = {};
+    inputNames.forEach((n, j) => {
+      local[n] = ws[j]!;
+    });
+    for (const n of constNames) local[n] = W[n]!;
+    const view = new Proxy(local, {
+      get(target, key) {
+        if (typeof key === 'string' && !(key in target)) throw new Error(`recompute: block ${i} reads '${key}', which is not one of its weights`);
+        return target[key as string];
+      },
+    });
+    const [keyMask, cos, sin] = cs as [tf.Tensor2D, tf.Tensor?, tf.Tensor?];
+    const c: LayerContext = { ...ctx, keyMask, rope: cos && sin ? { cos, sin } : null };
+    return layer(arch, view, i, xx as tf.Tensor2D, c);
+  };
+  const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [xx, ...ws] = args as tf.Tensor[];
+    save([xx!, ...ws, ...ctxTensors]);
+    return {
+      value: run(xx!, ws, ctxTensors),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const xs = saved[0]!;
+        const wsSaved = saved.slice(1, 1 + ws.length);
+        const cs = saved.slice(1 + ws.length);
+        return nestedGrads(() => tf.grads((...inputs: tf.Tensor[]) => run(inputs[0]!, inputs.slice(1), cs))([xs, ...wsSaved], dy));
+      },
+    };
+  });
+  return op(x, ...inputNames.map((n) => W[n]!)) as tf.Tensor2D;
+}
+
+/**
+ * Runs a gradient computation inside another one's backward pass. tfjs' engine keeps one
+ * tape: the inner `gradients` replaces it, then disposes its own saved tensors and clears
+ * it, and the outer pass would find no tape to clean up (its saved tensors would leak). The
+ * outer tape is put back afterwards.
+ */
+function nestedGrads<T>(f: () => T): T {
+  const state = (tf.engine() as unknown as { state: { activeTape: unknown } }).state;
+  const outer = state.activeTape;
+  try {
+    return f();
+  } finally {
+    state.activeTape = outer;
+  }
+}
+
 /** Runs the layers over flat rows `x [B·Tq, d]` attending to `keys` of `[B, Tk]`; shared by prefill and step. */
 function layers(
   arch: Arch,
@@ -30,32 +126,20 @@ function layers(
   keyMask: tf.Tensor2D,
   kv: (i: number, k: tf.Tensor3D, v: tf.Tensor3D) => LayerKV,
   causal: boolean,
+  recompute = false,
 ): tf.Tensor2D {
   const { cfg } = arch;
   const rope = cfg.positionEmbedding === 'rope' ? ropeAngles(positions, inverseFrequencies(cfg)) : null;
-  const N = x.shape[0];
-  const Tq = N / B;
-  const qDim = cfg.numHeads * cfg.headDim;
-  for (let i = 0; i < cfg.numLayers; i++) {
-    let { q, k, v } = arch.qkv(W, i, x);
-    if (rope) {
-      q = applyRope(q, cfg.numHeads, rope);
-      k = applyRope(k, cfg.numKvHeads, rope);
-    }
-    const kvDim = cfg.numKvHeads * cfg.headDim;
-    const all = kv(i, tf.reshape(k, [B, Tq, kvDim]), tf.reshape(v, [B, Tq, kvDim]));
-    const kr = repeatKv(all.k, cfg.numKvHeads, cfg.numHeads);
-    const vr = repeatKv(all.v, cfg.numKvHeads, cfg.numHeads);
-    // Core's fused op (scale 1/√dh, as transformers); padded keys hidden by the mask.
-    const att = attention(tf.reshape(q, [B, Tq, qDim]), kr, vr, keyMask, { heads: cfg.numHeads, causal });
-    x = tf.add(x, arch.attnOut(W, i, tf.reshape(att, [N, qDim])));
-    x = tf.add(x, arch.mlp(W, i, x));
-  }
+  const ctx: LayerContext = { rope, B, keyMask, kv, causal };
+  for (let i = 0; i < cfg.numLayers; i++) x = recompute ? recomputedLayer(arch, W, i, x, ctx) : layer(arch, W, i, x, ctx);
   return arch.finalNorm(W, x);
 }
 
-/** Final hidden states `[B·T, d]` (after the last norm) of left-padded `tokens [B, T]`. */
-export function hiddenStates(arch: Arch, W: Weights, input: ForwardInput, collect?: LayerKV[]): tf.Tensor2D {
+/**
+ * Final hidden states `[B·T, d]` (after the last norm) of left-padded `tokens [B, T]`;
+ * `recompute`: each block keeps only its input for the backward pass (not with `collect`).
+ */
+export function hiddenStates(arch: Arch, W: Weights, input: ForwardInput, collect?: LayerKV[], recompute = false): tf.Tensor2D {
   const [B, T] = input.tokens.shape;
   const mask = tf.cast(input.attentionMask, 'float32') as tf.Tensor2D;
   const positions = tf.reshape(positionIds(mask), [B * T]) as tf.Tensor1D;
@@ -63,49 +147,37 @@ export function hiddenStates(arch: Arch, W: Weights, input: ForwardInput, collec
   return layers(arch, W, x, positions, B, mask, (_i, k, v) => {
     collect?.push({ k, v });
     return { k, v };
-  }, true);
+  }, true, recompute && !collect);
 }
 
 /**
- * Default token rows of the LM head per chunk in tokenStats: the head's logits exist for one
- * chunk at a time (`rows × vocab` floats, ≤ 2²² ≈ 16 MB), so outside a gradient tape memory
- * is O(B·T·d + chunk·V), not O(B·T·V). Under a tape every chunk's logits are kept for the
- * backward pass; recomputing them there is a local change to `headTokenStats`.
+ * Default token rows of the LM head per chunk in tokenStats: `2²⁴ / vocab` (341 for a 49k
+ * vocabulary, 110 for 152k), so one chunk's logits are ≤ 64 MB; the backward pass holds one
+ * chunk's logits and their gradient at a time (see @rftkit/tensor's headTokenLogProbs).
  */
 export function defaultHeadChunkTokens(vocabSize: number): number {
-  return Math.max(1, Math.floor((1 << 22) / vocabSize));
+  return Math.max(1, Math.floor((1 << 24) / vocabSize));
 }
 
 /**
  * Log-probs and entropies at `temperature` of `tokens[t]` given the prefix, 0 at t = 0; the
- * LM head runs over `chunkTokens` token rows at a time.
+ * LM head runs over `chunkTokens` token rows at a time, forward and backward, so `[B, T, V]`
+ * logits never exist.
  */
-export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temperature: number, chunkTokens: number): TokenStats {
+export function headTokenStats(arch: Arch, W: Weights, input: ForwardInput, temperature: number, chunkTokens: number, recompute = false): TokenStats {
   const [B, T] = input.tokens.shape;
   if (T === 1) return { logp: tf.zeros([B, 1]) as tf.Tensor2D, entropy: tf.zeros([B, 1]) as tf.Tensor2D };
-  const h = tf.reshape(hiddenStates(arch, W, input), [B, T, -1]);
+  const h = tf.reshape(hiddenStates(arch, W, input, undefined, recompute), [B, T, -1]);
   // Position t is scored by the state at t − 1.
   const prev = tf.reshape(tf.slice(h, [0, 0, 0], [B, T - 1, -1]), [B * (T - 1), -1]) as tf.Tensor2D;
-  const next = tf.reshape(tf.slice(tf.cast(input.tokens, 'int32'), [0, 1], [B, T - 1]), [B * (T - 1)]);
-  const N = B * (T - 1);
-  const chunk = chunkTokens;
-  const logps: tf.Tensor[] = [];
-  const entropies: tf.Tensor[] = [];
-  for (let start = 0; start < N; start += chunk) {
-    const n = Math.min(chunk, N - start);
-    const { logp, entropy } = tf.tidy(() => {
-      const logits = arch.head(W, tf.slice(prev, [start, 0], [n, -1]));
-      return tokenLogProbs(logits, tf.slice(next, [start], [n]), temperature) as unknown as tf.NamedTensorMap;
-    }) as unknown as { logp: tf.Tensor; entropy: tf.Tensor };
-    logps.push(logp);
-    entropies.push(entropy);
-  }
+  const next = tf.reshape(tf.slice(tf.cast(input.tokens, 'int32'), [0, 1], [B, T - 1]), [B * (T - 1)]) as tf.Tensor1D;
+  const { logp, entropy } = headTokenLogProbs(prev, arch.headWeight(W), next, { temperature, chunkTokens });
   const pad: Array<[number, number]> = [
     [0, 0],
     [1, 0],
   ];
-  const join = (xs: tf.Tensor[]) => tf.pad(tf.reshape(xs.length === 1 ? xs[0]! : tf.concat(xs), [B, T - 1]), pad) as tf.Tensor2D;
-  return { logp: join(logps), entropy: join(entropies) };
+  const join = (x: tf.Tensor) => tf.pad(tf.reshape(x, [B, T - 1]), pad) as tf.Tensor2D;
+  return { logp: join(logp), entropy: join(entropy) };
 }
 
 function tidyObj<T>(fn: () => T): T {

@@ -3,9 +3,8 @@
 // Conv1D weights are stored `[in, out]` (@rftkit/tensor's fused dense); an untied lm_head is an nn.Linear.
 import * as tf from '@tensorflow/tfjs-core';
 import type { HfModelConfig } from '@rftkit/hf';
-import { lookup } from '../layers';
 import type { Arch, HfParam } from './arch';
-import { activation, conv1d, layerNormEps, linear } from './blocks';
+import { activation, conv1d, embedRows, layerNormEps, linear } from './blocks';
 
 export function gpt2Arch(cfg: HfModelConfig): Arch {
   const d = cfg.hiddenSize;
@@ -40,7 +39,7 @@ export function gpt2Arch(cfg: HfModelConfig): Arch {
   return {
     cfg,
     params,
-    embed: (W, ids, positions) => tf.add(lookup(W['transformer.wte.weight']!, ids), lookup(W['transformer.wpe.weight']!, positions)),
+    embed: (W, ids, positions) => tf.add(embedRows(W['transformer.wte.weight']!, ids), embedRows(W['transformer.wpe.weight']!, positions)),
     qkv(W, i, x) {
       const p = `transformer.h.${i}`;
       const qkv = conv1d(W, `${p}.attn.c_attn`, ln(W, `${p}.ln_1`, x));
@@ -56,6 +55,7 @@ export function gpt2Arch(cfg: HfModelConfig): Arch {
     finalNorm: (W, x) => ln(W, 'transformer.ln_f', x),
     head: (W, h) =>
       cfg.tieWordEmbeddings ? tf.matMul(h, W['transformer.wte.weight']!, false, true) : linear(W, 'lm_head', h, false),
+    headWeight: (W) => W[cfg.tieWordEmbeddings ? 'transformer.wte.weight' : 'lm_head.weight'] as tf.Tensor2D,
     checkLength() {},
   };
 }

@@ -2,9 +2,8 @@
 // MLP, tied or untied LM head. qwen2, qwen3 and mistral are this decoder with small changes.
 import * as tf from '@tensorflow/tfjs-core';
 import type { HfModelConfig } from '@rftkit/hf';
-import { lookup } from '../layers';
 import type { Arch, HfParam } from './arch';
-import { gatedMlp, linear, rmsNorm } from './blocks';
+import { embedRows, gatedMlp, linear, rmsNorm } from './blocks';
 
 export interface RopeDecoderOptions {
   /** Per-head RMSNorm of q and k before RoPE (qwen3). */
@@ -54,7 +53,7 @@ export function ropeDecoder(cfg: HfModelConfig, options: RopeDecoderOptions = {}
   return {
     cfg,
     params: ropeDecoderParams(cfg, options),
-    embed: (W, ids) => lookup(W['model.embed_tokens.weight']!, ids),
+    embed: (W, ids) => embedRows(W['model.embed_tokens.weight']!, ids),
     qkv(W, i, x) {
       const p = `model.layers.${i}`;
       const h = rmsNorm(x, W[`${p}.input_layernorm.weight`]!, eps) as tf.Tensor2D;
@@ -75,6 +74,7 @@ export function ropeDecoder(cfg: HfModelConfig, options: RopeDecoderOptions = {}
     finalNorm: (W, x) => rmsNorm(x, W['model.norm.weight']!, eps) as tf.Tensor2D,
     head: (W, h) =>
       cfg.tieWordEmbeddings ? tf.matMul(h, W['model.embed_tokens.weight']!, false, true) : linear(W, 'lm_head', h, false),
+    headWeight: (W) => W[cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'] as tf.Tensor2D,
     checkLength() {},
   };
 }

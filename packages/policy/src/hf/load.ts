@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CheckpointError, ConfigError, type Tokenizer } from '@rftkit/core';
+import { CheckpointError, ConfigError, OptionsError, type Tokenizer } from '@rftkit/core';
 import {
   type HfModelConfig,
   loadHfTokenizer,
@@ -44,13 +44,15 @@ export interface LoadHfPolicyOptions extends ResolveModelOptions {
   tokenizer?: Tokenizer;
   /** false: a frozen policy (no trainable variables). Default true. */
   trainable?: boolean;
-  /** Token rows per LM-head chunk in tokenStats; default ≈ 2²² / vocab (see forward.ts). */
+  /** Token rows per LM-head chunk in tokenStats, forward and backward; default 2²⁴ / vocab (see forward.ts). */
   headChunkTokens?: number;
   /**
    * LoRA adapters (PEFT's meaning: rank, alpha, dropout, targetModules; or `adapter`, a PEFT
    * folder): the base weights are then frozen and only the adapters train (see lora-policy.ts).
    */
   lora?: LoraOptions;
+  /** Activation recomputation per transformer block (see createHfPolicy). Default false. */
+  recompute?: boolean;
 }
 
 /**
@@ -98,7 +100,11 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
  * keep their HF names. Weights of any float dtype are upcast to float32.
  */
 export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions = {}): Promise<HfPolicy> {
-  const { tokenizer, trainable, headChunkTokens, lora, ...resolveOptions } = options;
+  const { tokenizer, trainable, headChunkTokens, recompute, lora, ...resolveOptions } = options;
+  if (recompute && lora !== undefined) {
+    // The recomputed block checks that it reads only its own weights; adapters live apart from them.
+    throw new OptionsError('loadHfPolicy', [{ path: 'recompute', message: 'is not supported together with lora yet; drop one of them' }]);
+  }
   const { folder } = await resolveModelSource(source, resolveOptions);
   if (!existsSync(join(folder, 'config.json'))) {
     throw new ConfigError(folder, [
@@ -133,6 +139,7 @@ export async function loadHfPolicy(source: string, options: LoadHfPolicyOptions 
     meta: { rawConfig, generationConfig, sourceFolder: folder },
     trainable,
     headChunkTokens,
+    recompute,
   };
   return lora === undefined ? createHfPolicy(built) : loadLoraPolicy({ ...built, lora, source });
 }

@@ -141,6 +141,8 @@ abstract class DecoderOverWeights {
       generation: this.meta.generationConfig,
       sourceFolder: this.meta.sourceFolder,
       headChunkTokens: this.headChunkTokens,
+      // Not with LoRA: loadHfPolicy refuses recompute together with adapters.
+      recompute: false,
     };
   }
 

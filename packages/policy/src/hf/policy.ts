@@ -44,7 +44,7 @@ export interface HfPolicy extends Policy {
   readonly meta: HfPolicyMeta;
   /**
    * What a checkpoint needs to rebuild the policy: config.json as read (`hf`), the
-   * generation config, the source folder and the LM-head chunk size.
+   * generation config, the source folder, the LM-head chunk size and the recompute flag.
    */
   config(): {
     type: 'hf';
@@ -53,6 +53,7 @@ export interface HfPolicy extends Policy {
     generation: Record<string, unknown> | null;
     sourceFolder: string | null;
     headChunkTokens: number;
+    recompute: boolean;
   };
   clone(options?: { trainable?: boolean }): HfPolicy;
 }
@@ -82,6 +83,7 @@ class HfDecoderPolicy implements HfPolicy {
   readonly #vars: Record<string, tf.Variable>;
   readonly #trainable: boolean;
   readonly #headChunkTokens: number;
+  readonly #recompute: boolean;
   #disposed = false;
 
   constructor(
@@ -91,8 +93,10 @@ class HfDecoderPolicy implements HfPolicy {
     meta: HfPolicyMeta,
     trainable: boolean,
     headChunkTokens: number,
+    recompute: boolean,
   ) {
     this.#headChunkTokens = headChunkTokens;
+    this.#recompute = recompute;
     this.#arch = arch;
     this.hfConfig = arch.cfg;
     this.id = `hf:${arch.cfg.modelType}`;
@@ -122,7 +126,7 @@ class HfDecoderPolicy implements HfPolicy {
     }
     checkInput('policy.tokenStats', input, this.maxSeqLen, this.#arch);
     const W = this.#W;
-    return tf.tidy(() => headTokenStats(this.#arch, W, input, temperature, this.#headChunkTokens) as unknown as tf.NamedTensorMap) as unknown as TokenStats;
+    return tf.tidy(() => headTokenStats(this.#arch, W, input, temperature, this.#headChunkTokens, this.#recompute) as unknown as tf.NamedTensorMap) as unknown as TokenStats;
   }
 
   startDecode(input: ForwardInput, maxNewTokens: number) {
@@ -142,7 +146,7 @@ class HfDecoderPolicy implements HfPolicy {
     const trainable = options.trainable ?? true;
     const vars: Record<string, tf.Variable> = {};
     for (const [name, v] of Object.entries(this.#W)) vars[name] = tf.variable(v, trainable);
-    return new HfDecoderPolicy(this.#arch, vars, this.tokenizer, this.meta, trainable, this.#headChunkTokens);
+    return new HfDecoderPolicy(this.#arch, vars, this.tokenizer, this.meta, trainable, this.#headChunkTokens, this.#recompute);
   }
 
   /** Weights under their HF names and in the HF layout (`[out, in]` for Linear weights), as held. */
@@ -189,6 +193,7 @@ class HfDecoderPolicy implements HfPolicy {
       generation: this.meta.generationConfig,
       sourceFolder: this.meta.sourceFolder,
       headChunkTokens: this.#headChunkTokens,
+      recompute: this.#recompute,
     };
   }
 
@@ -209,12 +214,21 @@ export function createHfPolicy(options: {
   tokenizer: Tokenizer;
   meta: HfPolicyMeta;
   trainable?: boolean;
-  /** Token rows per LM-head chunk in tokenStats (memory knob); default ≈ 2²² / vocab. */
+  /** Token rows per LM-head chunk in tokenStats, forward and backward (memory knob); default 2²⁴ / vocab. */
   headChunkTokens?: number;
+  /**
+   * Activation recomputation: under a gradient tape each transformer block keeps only its
+   * input, and the backward pass runs it again (≈ one more forward of the layers, for
+   * activation memory of one block instead of all). Same numbers either way. Default false.
+   */
+  recompute?: boolean;
 }): HfPolicy {
   const chunk = options.headChunkTokens ?? defaultHeadChunkTokens(options.config.vocabSize);
   if (!Number.isInteger(chunk) || chunk < 1) {
     throw new OptionsError('createHfPolicy', [{ path: 'headChunkTokens', message: `must be an integer ≥ 1, got ${chunk}` }]);
+  }
+  if (options.recompute !== undefined && typeof options.recompute !== 'boolean') {
+    throw new OptionsError('createHfPolicy', [{ path: 'recompute', message: `must be true or false, got ${JSON.stringify(options.recompute)}` }]);
   }
   const arch = archFor(options.config);
   const trainable = options.trainable ?? true;
@@ -230,5 +244,5 @@ export function createHfPolicy(options: {
     }
     vars[p.name] = tf.tidy(() => tf.variable(tf.tensor(w.values, p.shape, 'float32'), trainable));
   }
-  return new HfDecoderPolicy(arch, vars, options.tokenizer, options.meta, trainable, chunk);
+  return new HfDecoderPolicy(arch, vars, options.tokenizer, options.meta, trainable, chunk, options.recompute ?? false);
 }

@@ -50,3 +50,25 @@ export function tokenLogProbs(logits: tf.Tensor, targets: tf.Tensor, temperature
   const [logp, entropy] = tf.engine().runKernel(TOKEN_LOGP, { logits, targets }, { temperature } as never) as tf.Tensor[];
   return { logp: logp!, entropy: entropy! };
 }
+
+/**
+ * The gradient of `tokenLogProbs` in `logits [..., V]` given `dlogp` and `dentropy` (shape of
+ * `targets`): `(dlogp·(onehot − p) − dentropy·p·(log p + H)) / T`. On wasm and cpu the fused
+ * backward kernel; elsewhere the composite form.
+ */
+export function tokenLogProbsGrad(logits: tf.Tensor, targets: tf.Tensor, dlogp: tf.Tensor, dentropy: tf.Tensor, temperature = 1): tf.Tensor {
+  const lead = logits.shape.slice(0, -1);
+  if (logits.dtype === 'float32' && targets.dtype === 'int32' && tf.util.arraysEqual(lead, targets.shape) && hasJsKernel(TOKEN_LOGP_GRAD)) {
+    return tf.engine().runKernel(TOKEN_LOGP_GRAD, { dlogp, dentropy, logits, targets }, { temperature } as never) as tf.Tensor;
+  }
+  return tf.tidy(() => {
+    const V = logits.shape[logits.shape.length - 1]!;
+    const logpAll = logSoftmax(logits, temperature);
+    const p = tf.exp(logpAll);
+    const H = tf.neg(tf.sum(tf.mul(p, logpAll), -1, true));
+    const onehot = tf.oneHot(tf.cast(targets, 'int32'), V);
+    const g1 = tf.mul(tf.expandDims(dlogp, -1), tf.sub(onehot, p));
+    const g2 = tf.mul(tf.expandDims(dentropy, -1), tf.mul(p, tf.add(logpAll, H)));
+    return tf.div(tf.sub(g1, g2), temperature);
+  });
+}
