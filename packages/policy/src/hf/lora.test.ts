@@ -317,6 +317,8 @@ describeBackends('LoRA on HF policies', () => {
     await expect(load({ adapter: join(LORA, 'qwen3-all'), rank: 4 })).rejects.toThrow(/rank: comes from the adapter's adapter_config.json/);
     // An adapter made for another model: its modules and shapes are checked.
     await expect(load({ adapter: join(LORA, 'qwen3-all') }, 'llama-gqa')).rejects.toThrow(CheckpointError);
+    // Block recomputation does not cover adapter weights yet: refused, not silently wrong.
+    await expect(loadHfPolicy(join(HF, 'qwen3'), { lora: { rank: 4 }, recompute: true })).rejects.toThrow(/recompute: is not supported together with lora/);
     expect(tf.memory().numTensors).toBe(before);
   });
 
