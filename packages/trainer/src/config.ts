@@ -52,6 +52,12 @@ export const evalSchema = strictObject({
     .positive()
     .default(32)
     .describe('Test prompts per evaluation rollout (bounds its memory); does not change results.'),
+  atEnds: strictObject({
+    samplesPerPrompt: z.number().int().positive().describe('Samples per test prompt at step 0 and at the last step.'),
+    k: z.array(z.number().int().positive()).describe('pass@k values at step 0 and at the last step (each ≤ atEnds.samplesPerPrompt).'),
+  })
+    .optional()
+    .describe('A larger evaluation at step 0 and at the last step only, e.g. pass@256 of the trained policy against the base; the evaluations between keep samplesPerPrompt and k.'),
 });
 
 /**
@@ -159,6 +165,16 @@ export const trainerConfigSchema = strictObject({
         code: 'custom',
         path: ['eval', 'k', i],
         message: `pass@${k} needs at least ${k} samples per prompt, but eval.samplesPerPrompt is ${n}; use k ≤ ${n} or raise eval.samplesPerPrompt`,
+      });
+    }
+  });
+  const ends = c.eval.atEnds;
+  ends?.k.forEach((k, i) => {
+    if (k > ends.samplesPerPrompt) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['eval', 'atEnds', 'k', i],
+        message: `pass@${k} needs at least ${k} samples per prompt, but eval.atEnds.samplesPerPrompt is ${ends.samplesPerPrompt}; use k ≤ ${ends.samplesPerPrompt} or raise it`,
       });
     }
   });

@@ -307,4 +307,32 @@ describe('trainer on cpu', () => {
     expect(() => createTrainer({ ...options, config: { eval: { chunkPrompts: 0 } } })).toThrow(/chunkPrompts/);
     policy.dispose();
   });
+
+  it('eval.atEnds draws a larger evaluation at step 0 and at the last step only, equal to a regular one of that size', async () => {
+    const evalRows = async (evalConfig: Record<string, unknown>) => {
+      const { policy, options } = setup();
+      const base = options.config!.eval!;
+      const trainer = createTrainer({ ...options, config: { ...options.config, eval: { ...base, ...evalConfig } } });
+      const { evals } = await trainer.run();
+      trainer.dispose();
+      policy.dispose();
+      return evals.map(withoutTimes);
+    };
+    const plain = await evalRows({});
+    const large = await evalRows({ samplesPerPrompt: 16, k: [1, 4, 16] });
+    const ends = await evalRows({ atEnds: { samplesPerPrompt: 16, k: [1, 4, 16] } });
+    expect(ends.map((r) => r.step)).toEqual([0, 2, 4]);
+    // Evaluations draw from their own random stream, so training (and the policy at each step) is
+    // the same in all three runs: the end evaluations are exactly 16-sample ones.
+    expect(ends[0]).toEqual(large[0]);
+    expect(ends[0]).toHaveProperty('eval/pass@16');
+    expect(ends[0]).not.toHaveProperty('eval/avg@4');
+    expect(ends[1]).toEqual(plain[1]);
+    expect(ends[2]).toEqual(large[2]);
+    expect(ends[2]).toHaveProperty('eval/avg@16');
+    expect(ends[1]).not.toHaveProperty('eval/pass@16');
+    const { policy, options } = setup();
+    expect(() => createTrainer({ ...options, config: { eval: { atEnds: { samplesPerPrompt: 8, k: [1, 16] } } } })).toThrow(/eval\.atEnds\.k\.1|atEnds/);
+    policy.dispose();
+  });
 });

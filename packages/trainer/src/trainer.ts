@@ -262,9 +262,16 @@ export function createTrainer(options: TrainerOptions): Trainer {
     await ensureReady();
     const at = progress.step;
     const picked: SampleRow[] = [];
-    const metrics = await evaluateStage(parts, at, (batch, offset) => {
-      if (samples) picked.push(...pickSamples(batch, at, 'eval', config.samples.perEval, offset));
-    });
+    const ends = config.eval.atEnds;
+    const size = ends && (at === 0 || at === config.steps) ? ends : config.eval;
+    const metrics = await evaluateStage(
+      parts,
+      at,
+      (batch, offset) => {
+        if (samples) picked.push(...pickSamples(batch, at, 'eval', config.samples.perEval, offset));
+      },
+      size,
+    );
     const row = { step: at, ...metrics };
     progress.evals.push(row);
     if (outDir) await appendJsonl(file('eval.jsonl'), row);
