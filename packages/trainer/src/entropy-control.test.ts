@@ -4,7 +4,7 @@
 // samples of π^{T_high} pulls it toward the flatter tempered policy (entropy rises).
 import * as tf from '@tensorflow/tfjs-core';
 import { createGrpoAdvantage } from '@rftkit/advantages';
-import { type Metrics, type Policy, type PromptRecord, type RewardFunction } from '@rftkit/core';
+import type { Metrics, Policy, PromptRecord, RewardFunction } from '@rftkit/core';
 import { selectBackend } from '@rftkit/tensor';
 import { createAggregator, createPpoClipLoss } from '@rftkit/losses';
 import { createCharTokenizer, createTransformerPolicy, trainSft } from '@rftkit/policy';

