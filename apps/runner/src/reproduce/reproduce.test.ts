@@ -190,6 +190,24 @@ describe('rft reproduce', () => {
     ]);
   });
 
+  it('the shipped second-regime suite (sort-digits-mid base) validates and its smoke version evaluates pass@256 at the ends', async () => {
+    const suitePath = join(configsDir, 'reproduce/paper-sort.yaml');
+    const loaded = await loadSuite(suitePath);
+    expect(loaded.runs).toHaveLength(36);
+    expect(new Set(loaded.runs.map((r) => r.group)).size).toBe(12);
+    const out = join(root, 'paper-sort-smoke');
+    const smoke = await runReproduce(suitePath, { out, backend, sets: TINY, only: ['aepo-h0.18'] }, captureIO());
+    expect(Object.values(smoke.status)).toEqual(Array(3).fill('trained'));
+    const group = smoke.report.groups![0]!;
+    expect(group.k).toBe(256);
+    const run = JSON.parse(await readFile(join(out, 'runs', 'aepo-h0.18', 'seed-1', 'config.json'), 'utf8'));
+    expect(run.task.use).toBe('sort-digits');
+    expect(run.regularizers[0].with.targetEntropy).toBe(0.18);
+    const evals = (await readFile(join(out, 'runs', 'aepo-h0.18', 'seed-1', 'eval.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    expect(evals.map((e) => e.step)).toEqual([0, 1, 2]);
+    expect(evals.map((e) => Object.keys(e).find((k) => k.startsWith('eval/avg@')))).toEqual(['eval/avg@256', 'eval/avg@4', 'eval/avg@256']);
+  });
+
   it('meanSd is the sample mean and sd of the finite values', () => {
     expect(meanSd([1, 2, 3, 4])).toEqual({ mean: 2.5, sd: Math.sqrt(5 / 3), n: 4 });
     expect(meanSd([5, Number.NaN])).toEqual({ mean: 5, sd: 0, n: 1 });
