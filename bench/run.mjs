@@ -1,9 +1,10 @@
 // `pnpm bench [--quick] [--backends cpu,wasm] [--no-torch] [--real]`: rftkit figures on each backend
 // next to the same figures in PyTorch (bench/reference), ratios printed per figure.
-// `--real` runs only the real-shape section (bench/src/real-shape.mjs, slow: minutes per figure).
+// `--real` runs only the real-shape section (bench/src/real-shape.mjs, slow: minutes per figure);
+// `--print-real <results file>` prints its tables again.
 // Each figure runs in its own process, so its peak RSS is its own.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RFT_TRAINER } from './src/rft-setup.mjs';
@@ -71,51 +72,129 @@ if (!torchSkip) {
   }
 }
 
-// The real-shape section: a random SmolLM2-135M-shaped model (see bench/src/real-shape.mjs),
-// against PyTorch + transformers (bench/reference/real_shape.py) when it imports.
+// The real-shape section: random SmolLM2-135M- and Qwen2.5-0.5B-shaped models (see
+// bench/src/real-shape.mjs) on each backend asked for (default: wasm, and tensorflow where its
+// binding loads), against PyTorch + transformers (+ peft) (bench/reference/real_shape.py) when
+// it imports. The results file is rewritten after every figure, so a stopped run keeps them.
 if (args.includes('--real')) {
-  const backend = backendsArg ? backendsArg.split(',')[0] : 'wasm';
-  const threads = torchThreads[0];
+  // tfjs-node resolves from @rftkit/tensor (where selectBackend looks), not from bench/.
+  const tensorflowLoads = () =>
+    spawnSync(process.execPath, ['--input-type=module', '-e', "import('@rftkit/tensor').then((m) => m.selectBackend('tensorflow')).then(() => process.exit(0), () => process.exit(1))"], { cwd: here }).status === 0;
+  const realBackends = backendsArg ? backendsArg.split(',') : ['wasm', ...(tensorflowLoads() ? ['tensorflow'] : [])];
   const tfSkip = (() => {
     if (noTorch) return 'disabled with --no-torch';
-    const r = spawnSync(python, ['-c', 'import torch, transformers'], { encoding: 'utf8' });
-    return r.status === 0 ? null : `${python} cannot import torch and transformers (pip install torch transformers)`;
+    const r = spawnSync(python, ['-c', 'import torch, transformers, peft'], { encoding: 'utf8' });
+    return r.status === 0 ? null : `${python} cannot import torch, transformers and peft (pip install torch transformers peft)`;
   })();
   const memory = { rows: quick ? 1 : 2, seqLen: quick ? 64 : 256 };
-  const speed = { batch: 16, promptLen: quick ? 16 : 64, newTokens: quick ? 4 : 16, reps: quick ? 1 : 2, trainRows: quick ? 1 : 2, trainSeqLen: quick ? 64 : 128, trainReps: quick ? 1 : 2 };
-  const out = { date: new Date().toISOString(), backend, torchThreads: threads, memory: [], throughput: null };
-  const ref = (figure, o) => (tfSkip ? { skipped: tfSkip } : runJson(python, [join(here, 'reference/real_shape.py'), figure, JSON.stringify(o)], { RFTKIT_TORCH_THREADS: String(threads) }));
-  for (const variant of ['full', 'chunked', 'recompute']) {
-    process.stderr.write(`[bench] real shape: training micro-batch ${memory.rows}x${memory.seqLen}, ${variant} logits...\n`);
-    out.memory.push(runJson('nice', ['-n', '10', process.execPath, join(here, 'src/real-shape.mjs'), backend, 'memory', JSON.stringify({ ...memory, variant })]));
-  }
-  process.stderr.write('[bench] real shape: PyTorch training micro-batch...\n');
-  out.memory.push(ref('memory', memory));
-  process.stderr.write('[bench] real shape: prefill, decode, training tokens/s...\n');
-  const ours = runJson('nice', ['-n', '10', process.execPath, join(here, 'src/real-shape.mjs'), backend, 'throughput', JSON.stringify(speed)]);
-  process.stderr.write('[bench] real shape: PyTorch prefill, decode, training tokens/s...\n');
-  const theirs = ref('throughput', speed);
-  out.throughput = { rftkit: ours, pytorch: theirs };
-  const file = join(here, 'results', `${out.date.slice(0, 10)}-real-${backend}${quick ? '-quick' : ''}.json`);
+  const speed = { batches: [16, 64], promptLen: quick ? 16 : 64, newTokens: quick ? 8 : 16, reps: quick ? 2 : 3, trainRows: quick ? 1 : 2, trainSeqLen: quick ? 64 : 128, trainReps: quick ? 2 : 3 };
+  // The issue's GRPO step is 8 prompts × 8 samples × 128 new tokens; --quick runs a small one.
+  const grpo = quick ? { prompts: 2, group: 4, promptLen: 16, newTokens: 16, microRows: 8 } : { prompts: 8, group: 8, promptLen: 32, newTokens: 128, microRows: 8 };
+  const memoryRuns = [
+    ...['full', 'chunked', 'recompute'].map((variant) => ({ ...memory, variant })),
+    { ...memory, variant: 'chunked', lora: true },
+    { ...memory, variant: 'chunked', lora: true, shape: 'qwen2.5-0.5b' },
+  ];
+  const torchMemoryRuns = [memory, { ...memory, lora: true }, { ...memory, lora: true, shape: 'qwen2.5-0.5b' }];
+  const out = { date: new Date().toISOString(), backends: realBackends, torchThreads, quick, rftkit: {}, pytorch: { memory: [] } };
+  const file = join(here, 'results', `${out.date.slice(0, 10)}-real${quick ? '-quick' : ''}.json`);
   mkdirSync(join(here, 'results'), { recursive: true });
-  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  const save = () => writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+  const ours = (backend, figure, o) => runJson('nice', ['-n', '10', process.execPath, join(here, 'src/real-shape.mjs'), backend, figure, JSON.stringify(o)]);
+  // PyTorch at each of --torch-threads' counts (default 2 and 1: on a 2-core VM its two
+  // OpenMP threads are at times slower than one); the tables use the faster run per figure.
+  const ref = (figure, o) => {
+    if (tfSkip) return { skipped: tfSkip };
+    const runs = torchThreads.map((threads) => ({ ...runJson(python, [join(here, 'reference/real_shape.py'), figure, JSON.stringify(o)], { RFTKIT_TORCH_THREADS: String(threads) }), threads }));
+    return { ...bestTorch(figure, runs), runs };
+  };
+  const say = (msg) => process.stderr.write(`[bench] real shape: ${msg}\n`);
+  for (const o of torchMemoryRuns) {
+    say(`PyTorch training micro-batch ${o.shape ?? 'smollm2-135m'}${o.lora ? ' LoRA' : ''}...`);
+    out.pytorch.memory.push(ref('memory', o));
+    save();
+  }
+  say('PyTorch prefill, decode, training tokens/s...');
+  out.pytorch.throughput = ref('throughput', speed);
+  save();
+  say(`PyTorch GRPO step ${grpo.prompts}x${grpo.group}x${grpo.newTokens}...`);
+  out.pytorch.grpo = ref('grpo', grpo);
+  save();
+  for (const backend of realBackends) {
+    const r = { memory: [] };
+    out.rftkit[backend] = r;
+    for (const o of memoryRuns) {
+      say(`${backend} training micro-batch ${o.shape ?? 'smollm2-135m'} ${o.lora ? 'LoRA ' : ''}${o.variant}...`);
+      r.memory.push(ours(backend, 'memory', o));
+      save();
+    }
+    say(`${backend} prefill, decode, training tokens/s...`);
+    r.throughput = ours(backend, 'throughput', speed);
+    save();
+    say(`${backend} GRPO step ${grpo.prompts}x${grpo.group}x${grpo.newTokens}...`);
+    r.grpo = ours(backend, 'grpo', grpo);
+    save();
+  }
+  printReal(out, file.slice(here.length + 1));
+  process.exit(0);
+}
+
+/** Of PyTorch runs at several thread counts, the fastest per figure row (memory: the faster step). */
+function bestTorch(figure, runs) {
+  const ok = runs.filter((r) => !r.skipped);
+  if (!ok.length) return runs[0];
+  if (figure === 'memory' || figure === 'grpo') return ok.reduce((a, b) => (b.stepSeconds < a.stepSeconds ? b : a));
+  const rows = ok[0].rows.map((row) => {
+    const best = ok.map((r) => ({ ...r.rows.find((x) => x.label === row.label), threads: r.threads })).reduce((a, b) => (b.after > a.after ? b : a));
+    return best;
+  });
+  return { ...ok[0], rows, peakRssMB: Math.max(...ok.map((r) => r.peakRssMB)) };
+}
+
+/** The real-shape tables of a results object (also `node bench/run.mjs --print-real <file>`). */
+function printReal(out, name) {
   const f = (x) => (x == null ? '—' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
-  console.log(`\n## real shape: SmolLM2-135M-shaped random model, rftkit ${backend} vs PyTorch ${threads}T (${file.slice(here.length + 1)})\n`);
-  console.log('| training micro-batch | tokens | peak RSS MB | tf peak MB (of which weights) | step s |');
-  console.log('|---|---|---|---|---|');
-  for (const m of out.memory) {
-    if (m.skipped) console.log(`| ${m.variant ?? 'PyTorch'} | | skipped: ${m.skipped} | | |`);
-    else console.log(`| ${m.variant} | ${m.rows}x${m.seqLen} | ${f(m.peakRssMB)} | ${m.tfPeakMB ? `${f(m.tfPeakMB)} (${f(m.weightsMB)})` : '—'} | ${f(m.stepSeconds)} |`);
+  console.log(`\n## real shape: random SmolLM2-135M / Qwen2.5-0.5B-shaped models, rftkit vs the faster of PyTorch at ${[out.torchThreads].flat().join(" and ")} threads (${name})\n`);
+  console.log('| training micro-batch | backend | shape | tokens | trainable params | peak RSS MB | wasm heap MB: before step → peak | step s |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const memRow = (backend, m) =>
+    m.skipped || m.error
+      ? console.log(`| ${m.variant ?? ''} | ${backend} | | | | ${m.skipped ? `skipped: ${m.skipped}` : `failed: ${m.error}`} | | |`)
+      : console.log(`| ${m.variant} | ${backend} | ${m.shape ?? 'smollm2-135m'} | ${m.rows}x${m.seqLen} | ${(m.params / 1e6).toFixed(2)}M | ${f(m.peakRssMB)} | ${m.wasmHeapPeakMB ? `${f(m.wasmHeapBeforeMB)} → ${f(m.wasmHeapPeakMB)}` : '—'} | ${f(m.stepSeconds)} |`);
+  for (const m of out.pytorch.memory) memRow(`PyTorch${m.threads ? ` ${m.threads}T` : ''}`, m);
+  for (const [backend, r] of Object.entries(out.rftkit)) for (const m of r.memory) memRow(backend, m);
+  const theirs = out.pytorch.throughput ?? {};
+  const backends = Object.keys(out.rftkit);
+  console.log(`\n| figure | unit | PyTorch | ${backends.map((b) => `rftkit ${b} | ${b}/PyTorch`).join(' | ')} |`);
+  console.log(`|---|---|---|${backends.map(() => '---|---').join('|')}|`);
+  const labels = [...new Set([...(theirs.rows ?? []), ...backends.flatMap((b) => out.rftkit[b].throughput?.rows ?? [])].map((r) => r.label))];
+  for (const label of labels) {
+    const t = theirs.rows?.find((x) => x.label === label)?.after ?? null;
+    const cells = backends.map((b) => {
+      const v = out.rftkit[b].throughput?.rows?.find((x) => x.label === label)?.after ?? null;
+      return `${f(v)} | ${v && t ? f(v / t) : '—'}`;
+    });
+    const tThreads = theirs.rows?.find((x) => x.label === label)?.threads;
+    console.log(`| ${label} | tokens/s | ${theirs.skipped ? 'skipped' : `${f(t)}${tThreads ? ` (${tThreads}T)` : ''}`} | ${cells.join(' | ')} |`);
   }
-  console.log('\n| figure | unit | rftkit | PyTorch | rftkit/PyTorch |');
-  console.log('|---|---|---|---|---|');
-  if (ours.skipped) console.log(`| rftkit | | skipped: ${ours.skipped} | | |`);
-  for (const r of ours.rows ?? []) {
-    const t = theirs.rows?.find((x) => x.label === r.label)?.after ?? null;
-    console.log(`| ${r.label} | tokens/s | ${f(r.after)} | ${theirs.skipped ? `skipped: ${theirs.skipped}` : f(t)} | ${t ? f(r.after / t) : '—'} |`);
+  const g = out.pytorch.grpo ?? {};
+  const grpoSize = (x) => (x?.prompts ? `${x.prompts}x${x.group}x${x.newTokens}` : '');
+  for (const part of ['rollout', 'score', 'update', 'step']) {
+    const t = g[`${part}Seconds`];
+    const cells = backends.map((b) => {
+      const v = out.rftkit[b].grpo?.[`${part}Seconds`];
+      // Seconds: a ratio above 1 means rftkit is faster.
+      return `${f(v)} | ${v && t ? f(t / v) : '—'}`;
+    });
+    console.log(`| GRPO step ${grpoSize(g.prompts ? g : out.rftkit[backends[0]]?.grpo)}: ${part} | s (ratio: PyTorch s / rftkit s) | ${g.skipped ? 'skipped' : `${f(t)}${g.threads ? ` (${g.threads}T)` : ''}`} | ${cells.join(' | ')} |`);
   }
-  console.log(`\npeak RSS MB (throughput process): rftkit ${f(ours.peakRssMB)}, PyTorch ${f(theirs.peakRssMB)}`);
-  if (tfSkip) console.log(`\nPyTorch + transformers reference skipped: ${tfSkip}`);
+  console.log(`\npeak RSS MB (throughput process): PyTorch ${f(theirs.peakRssMB)}, ${backends.map((b) => `${b} ${f(out.rftkit[b].throughput?.peakRssMB)}`).join(', ')}`);
+  console.log(`peak RSS MB (GRPO process): PyTorch ${f(g.peakRssMB)}, ${backends.map((b) => `${b} ${f(out.rftkit[b].grpo?.peakRssMB)}`).join(', ')}`);
+}
+
+if (args.includes('--print-real')) {
+  const path = args[args.indexOf('--print-real') + 1];
+  printReal(JSON.parse(readFileSync(path, 'utf8')), path);
   process.exit(0);
 }
 
@@ -144,7 +223,9 @@ const plan = [
 ];
 
 function runJson(cmd, argv, env = {}) {
-  const r = spawnSync(cmd, argv, { cwd: here, encoding: 'utf8', maxBuffer: 1 << 24, timeout: 15 * 60_000, env: { ...process.env, ...env } });
+  // A figure that runs past RFTKIT_BENCH_TIMEOUT_MIN minutes (default 15; 60 with --real) is stopped and reported failed.
+  const minutes = Number(process.env.RFTKIT_BENCH_TIMEOUT_MIN ?? (args.includes("--real") ? 60 : 15));
+  const r = spawnSync(cmd, argv, { cwd: here, encoding: "utf8", maxBuffer: 1 << 24, timeout: minutes * 60_000, env: { ...process.env, ...env } });
   const line = r.stdout?.trim().split('\n').pop();
   try {
     return JSON.parse(line ?? '');

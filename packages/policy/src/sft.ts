@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type FieldIssue, gatherLogProbs, OptionsError, type Policy, Rng, ShapeError } from '@rftkit/core';
+import { adamStep } from '@rftkit/tensor';
 import { encodePrompt } from './tokenizer';
 
 export interface SftExample {
@@ -67,7 +68,10 @@ export async function trainSft(options: SftOptions): Promise<{ losses: number[] 
     return order.pop()!;
   };
 
-  const optimizer = tf.train.adam(learningRate);
+  // Adam as tf.train.adam (β 0.9/0.999, ε 1e-7), one variable at a time: tf.train.adam
+  // updates every variable inside one tidy, so its temporaries (≈8× the parameters) all
+  // exist at once, more than wasm's 4 GB heap holds at 135M parameters.
+  const moments = vars.map((v) => tf.tidy(() => [tf.variable(tf.zerosLike(v), false), tf.variable(tf.zerosLike(v), false)] as const));
   const losses: number[] = [];
   try {
     for (let step = 0; step < steps; step++) {
@@ -94,9 +98,18 @@ export async function trainSft(options: SftOptions): Promise<{ losses: number[] 
         }, vars);
         const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))));
         const scale = tf.minimum(1, tf.div(SFT_MAX_GRAD_NORM, tf.add(norm, 1e-6)));
-        const clipped: Record<string, tf.Tensor> = {};
-        for (const [name, g] of Object.entries(grads)) clipped[name] = tf.mul(g, scale);
-        optimizer.applyGradients(clipped as Parameters<typeof optimizer.applyGradients>[0]);
+        const adam = { lr: learningRate, beta1: 0.9, beta2: 0.999, eps: 1e-7, t: step + 1, weightDecay: 0, mode: 'adam' as const };
+        vars.forEach((x, i) => {
+          const g = grads[x.name];
+          if (!g) return;
+          const [m, v] = moments[i]!;
+          tf.tidy(() => {
+            const [x1, m1, v1] = adamStep(x, tf.mul(g, scale), m, v, adam);
+            m.assign(m1);
+            v.assign(v1);
+            x.assign(x1);
+          });
+        });
         return value;
       });
       const value = (await loss.data())[0]!;
@@ -105,7 +118,7 @@ export async function trainSft(options: SftOptions): Promise<{ losses: number[] 
       onStep?.({ step, loss: value });
     }
   } finally {
-    optimizer.dispose();
+    tf.dispose(moments.flat());
   }
   return { losses };
 }

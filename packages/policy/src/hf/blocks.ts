@@ -2,7 +2,7 @@
 // modeling_qwen3.py, modeling_gpt2.py in transformers for the reference definitions).
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '@rftkit/core';
-import { gelu, layerNorm } from '@rftkit/tensor';
+import { embeddingGrad, gelu, layerNorm } from '@rftkit/tensor';
 import type { HfModelConfig, Llama3RopeScaling } from '@rftkit/hf';
 import { dense } from '../layers';
 import { withAdapter } from './lora';
@@ -23,32 +23,22 @@ export function linear(W: Weights, name: string, x: tf.Tensor2D, bias: boolean):
 }
 
 /**
- * Embedding rows of `ids [N]` in `table [V, d]`: a gather forward; the backward pass adds
- * `oneHot(ids)ᵀ · dy` a chunk of 2²⁴ / V ids at a time, so no `[N, V]` one-hot exists (the
- * one-hot matmul form would hold one as large as the LM head's logits). Also the gradient
- * wasm lacks (no UnsortedSegmentSum kernel).
+ * Embedding rows of `ids [N]` in `table [V, d]`: a gather forward; the backward pass is
+ * @rftkit/tensor's embeddingGrad, a scatter-add of `dy`'s rows (wasm has no
+ * UnsortedSegmentSum kernel, and the one-hot product form costs N·V·d multiply-adds).
  */
-export function embedRows(table: tf.Tensor, ids: tf.Tensor1D, chunkIds?: number): tf.Tensor2D {
-  const [V, d] = table.shape as [number, number];
-  const N = ids.shape[0];
-  const chunk = chunkIds ?? Math.max(1, Math.floor((1 << 24) / V));
+export function embedRows(table: tf.Tensor, ids: tf.Tensor1D): tf.Tensor2D {
+  const V = table.shape[0]!;
   const op = tf.customGrad((t, i, save) => {
     (save as tf.GradSaveFunc)([i as tf.Tensor]);
     return {
       value: tf.gather(t as tf.Tensor, tf.cast(i as tf.Tensor, 'int32')),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const idx = saved[0]!;
-        let dt: tf.Tensor = tf.zeros([V, d]);
-        for (let start = 0; start < N; start += chunk) {
-          const n = Math.min(chunk, N - start);
-          const next = tf.tidy(() => {
-            const oh = tf.cast(tf.oneHot(tf.cast(tf.slice(idx, [start], [n]), 'int32'), V), 'float32') as tf.Tensor2D;
-            return tf.add(dt, tf.matMul(oh, tf.slice(dy, [start, 0], [n, d]) as tf.Tensor2D, true, false));
-          });
-          dt.dispose();
-          dt = next;
-        }
-        return [dt, tf.zerosLike(idx)];
+        const idx = saved[0]! as tf.Tensor1D;
+        // A frozen table (LoRA's base) gets no gradient: the engine never reads one for a
+        // variable that does not train, and it is vocab·d values.
+        const frozen = table instanceof tf.Variable && !table.trainable;
+        return [frozen ? tf.zeros([0, table.shape[1]!]) : embeddingGrad(dy as tf.Tensor2D, idx, V), tf.zerosLike(idx)];
       },
     };
   });
@@ -145,7 +135,10 @@ export function repeatKv(x: tf.Tensor3D, kvHeads: number, heads: number): tf.Ten
   if (kvHeads === heads) return x;
   const [B, T, D] = x.shape;
   const dh = D / kvHeads;
-  // Rank 4: tfjs has tile gradients up to rank 4.
-  const tiled = tf.tile(tf.reshape(x, [B * T, kvHeads, 1, dh]), [1, 1, heads / kvHeads, 1]);
-  return tf.reshape(tiled, [B, T, heads * dh]);
+  // Copies side by side along a new axis: a concat is a few memory copies on every backend
+  // (wasm's Tile kernel took milliseconds for a decode step's few keys), and its gradient
+  // sums the copies' slices.
+  const x4 = tf.reshape(x, [B * T, kvHeads, 1, dh]);
+  const copies = tf.concat(new Array<tf.Tensor>(heads / kvHeads).fill(x4), 2);
+  return tf.reshape(copies, [B, T, heads * dh]);
 }

@@ -21,6 +21,7 @@ export const SUM_OF_SQUARES = 'RftSumOfSquares';
 export const TOKEN_LOGP_GRAD = 'RftTokenLogpGrad';
 export const ATTENTION = 'RftAttention';
 export const ATTENTION_GRAD = 'RftAttentionGrad';
+export const EMBEDDING_GRAD = 'RftEmbeddingGrad';
 
 /** Inputs arrive as Float32Array views, int32 inputs as Int32Array (typed loosely here). */
 type Compute = (ins: Float32Array[], outs: Float32Array[]) => void;
@@ -429,6 +430,26 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         return runJs(backend, ins, outShapes, ([dyv, qv, kv, vv, pv], [dq, dk, dv]) =>
           attentionBackward(dyv!, qv!, kv!, vv!, pv!, dq!, dk!, dv!, d),
         );
+      },
+    },
+    {
+      // Scatter-add of dy's rows into a zeroed [vocab, d] table (the embedding gradient).
+      name: EMBEDDING_GRAD,
+      func: ({ inputs: { dy, ids }, backend, attrs }) => {
+        const V = attrs?.vocab as number;
+        const d = dy!.shape[1]!;
+        return runJs(backend, [dy!, ids!], [[V, d]], ([g, idv], outs) => {
+          const index = idv as unknown as Int32Array;
+          const out = outs[0] as Float32Array;
+          out.fill(0);
+          for (let i = 0; i < index.length; i++) {
+            const v = index[i]!;
+            if (v < 0 || v >= V) continue;
+            const src = i * d;
+            const dst = v * d;
+            for (let j = 0; j < d; j++) out[dst + j] = (out[dst + j] as number) + (g![src + j] as number);
+          }
+        })[0]!;
       },
     },
     {

@@ -4,6 +4,7 @@ import { selectBackend } from '../backend';
 import { expectAllClose } from '../testing/close';
 import { installKernels, restoreKernels } from './index';
 import { originalKernel } from './override';
+import { setSimdKernelsEnabled } from './simd';
 import { wasmMatMulTuning } from './wasm-batch-matmul';
 
 /** Plain float64 matmul with tf.matMul's batch broadcasting: the independent reference. */
@@ -156,6 +157,41 @@ describe('wasm BatchMatMul override', () => {
       wasmMatMulTuning.loopMinRows = saved;
     }
     tf.dispose([a, b]);
+  });
+
+  /** a·op(b) on the current route, swapped and not, against the float64 reference, without leaks. */
+  function checkSwap(label: string, aBatch: number[], m: number, k: number, n: number, tb: boolean): void {
+    const a = tf.randomNormal([...aBatch, m, k], 0, 1, 'float32', 7);
+    const b = tf.randomNormal(tb ? [n, k] : [k, n], 0, 1, 'float32', 8);
+    const ref = referenceMatMul({ shape: a.shape, data: a.dataSync() as Float32Array }, { shape: b.shape, data: b.dataSync() as Float32Array }, false, tb);
+    for (const swap of [true, false]) {
+      wasmMatMulTuning.swapTransposedB = swap;
+      const before = tf.memory();
+      const out = tf.matMul(a, b, false, tb);
+      expect(out.shape).toEqual(ref.shape);
+      expectAllClose(out.dataSync(), ref.data, { rtol: 1e-5, atol: 1e-5 * Math.sqrt(k), label: `${label} swap=${swap} tb=${tb} a[${aBatch}] m${m} k${k} n${n}` });
+      out.dispose();
+      expect(tf.memory().numBytes).toBe(before.numBytes);
+    }
+    tf.dispose([a, b]);
+  }
+
+  it('runs a·bᵀ and a·b with the wider b swapped ((b·aᵀ)ᵀ, (bᵀ·aᵀ)ᵀ) on XNNPACK and on the SIMD matmul, equal to the float64 reference', () => {
+    const saved = wasmMatMulTuning.swapTransposedB;
+    try {
+      // SIMD kernels off: every product takes the XNNPACK route; on: rftkit's SIMD matmul.
+      for (const simd of [false, true]) {
+        setSimdKernelsEnabled(simd);
+        for (const tb of [true, false]) {
+          checkSwap(`simd=${simd}`, [], 5, 24, 37, tb);
+          checkSwap(`simd=${simd}`, [3], 4, 16, 29, tb); // stacked rows 12 < 29: swapped
+          checkSwap(`simd=${simd}`, [], 9, 8, 9, tb); // not wider: the plain route
+        }
+      }
+    } finally {
+      wasmMatMulTuning.swapTransposedB = saved;
+      setSimdKernelsEnabled(true);
+    }
   });
 
   it('returns zeros for an empty shared dimension and empty outputs', () => {

@@ -33,6 +33,13 @@ export const wasmMatMulTuning = {
    * training step (docs/performance.md).
    */
   threadMinMacs: 8_000_000,
+  /**
+   * a·bᵀ (and a·b) with one `b` wider than `a`'s rows runs as (b·aᵀ)ᵀ (and (bᵀ·aᵀ)ᵀ) on
+   * XNNPACK: the copy and packing XNNPACK makes of its right-hand operand is then of the small
+   * aᵀ, not of b (an LM head's 49k×576 weight). Off only to measure the difference
+   * (bench/src/matmul-swap.mjs).
+   */
+  swapTransposedB: true,
 };
 
 /** Runs one XNNPACK product of `macs` multiply-adds, threaded when it is big enough. */
@@ -168,16 +175,47 @@ export function wasmMatMulBias(
       );
       return out;
     }
+    if (wasmMatMulTuning.swapTransposedB && batchB === 1 && transposeB && !transposeA && batchA * m < n) {
+      // a·bᵀ with b the wider operand (an LM head, a linear layer's weight): (b·aᵀ)ᵀ, so
+      // XNNPACK packs the small aᵀ instead of a transposed copy of b, and b is read in place.
+      const rows = batchA * m;
+      const aT = keep(transposeLastTwo(backend, a, 1, rows, k));
+      const wide = keep(backend.makeOutput([n, rows], 'float32'));
+      run(rows * k * n, () =>
+        fns.batchMatMul(tensorData(backend, b).id, bytes([1, n, k]), 3, tensorData(backend, aT).id, bytes([1, k, rows]), 3, false, false, tensorData(backend, wide).id),
+      );
+      fns.transpose(tensorData(backend, wide).id, bytes([n, rows]), 2, 0, outData.id, bytes([1, 0]), 2);
+      return out;
+    }
+    if (wasmMatMulTuning.swapTransposedB && batchB === 1 && !transposeB && !transposeA && batchA * m < n) {
+      // a·b with b the wider operand (dx = dy·W in a backward pass): (bᵀ·aᵀ)ᵀ. A transposed
+      // copy of b is cheaper than the packed copy XNNPACK makes of its right-hand operand.
+      const rows = batchA * m;
+      const bT = keep(transposeLastTwo(backend, b, 1, k, n));
+      const aT = keep(transposeLastTwo(backend, a, 1, rows, k));
+      const wide = keep(backend.makeOutput([n, rows], 'float32'));
+      run(rows * k * n, () =>
+        fns.batchMatMul(tensorData(backend, bT).id, bytes([1, n, k]), 3, tensorData(backend, aT).id, bytes([1, k, rows]), 3, false, false, tensorData(backend, wide).id),
+      );
+      fns.transpose(tensorData(backend, wide).id, bytes([n, rows]), 2, 0, outData.id, bytes([1, 0]), 2);
+      return out;
+    }
     // Lay both operands out as row-major [.., m, k] and [.., k, n] (what XNNPACK takes).
     const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
     const bN = transposeB ? keep(transposeLastTwo(backend, b, batchB, n, k)) : b;
     const aData = tensorData(backend, aN);
     const bData = tensorData(backend, bN);
     if (batchB === 1) {
-      // One right-hand matrix: stack every left-hand matrix's rows into one product.
-      run(batchA * m * k * n, () =>
-        fns.batchMatMul(aData.id, bytes([1, batchA * m, k]), 3, bData.id, bytes([1, k, n]), 3, false, false, outData.id),
-      );
+      // One right-hand matrix: stack every left-hand matrix's rows into one product. b is
+      // passed as a view released right after: XNNPACK keeps a packed copy of its right-hand
+      // operand until that id is disposed, which for a frozen weight (LoRA's base) would be
+      // never, a second copy of every weight.
+      const bView = registerView(backend, bData.memoryOffset, k * n);
+      try {
+        run(batchA * m * k * n, () => fns.batchMatMul(aData.id, bytes([1, batchA * m, k]), 3, bView, bytes([1, k, n]), 3, false, false, outData.id));
+      } finally {
+        releaseView(backend, bView);
+      }
       return out;
     }
     if (batchA === 1) {
@@ -250,6 +288,16 @@ function simdMatMul(
   const batchA = tf.util.sizeFromShape(aBatchShape);
   const batchB = tf.util.sizeFromShape(bBatchShape);
   const batch = tf.util.sizeFromShape(outBatchShape);
+  if (wasmMatMulTuning.swapTransposedB && !bias && batchB === 1 && transposeB && !transposeA && batchA * m < n) {
+    // As on XNNPACK: (b·aᵀ)ᵀ transposes the few rows of a, not the whole of b (a weight
+    // read once per decode step).
+    const rows = batchA * m;
+    const aT = keep(simdTranspose(backend, simd, a, 1, rows, k));
+    const wide = keep(backend.makeOutput([n, rows], 'float32'));
+    simd.matmul(tensorData(backend, b).memoryOffset, tensorData(backend, aT).memoryOffset, tensorData(backend, wide).memoryOffset, n, k, rows, k, 1, 0);
+    simd.transpose(tensorData(backend, wide).memoryOffset, outOffset, 1, n, rows);
+    return;
+  }
   // A transposed `a` read through strides touches a new cache line per k; transposing it
   // once is as fast at these sizes and several times faster when k is large.
   const aN = transposeA ? keep(simdTranspose(backend, simd, a, batchA, k, m)) : a;

@@ -37,6 +37,23 @@ function run(
 
 describeBackends('headTokenLogProbs (chunked LM head)', () => {
   const close = { rtol: 1e-5, atol: 1e-5 };
+  it('with a frozen weight variable (LoRA base), d hidden equals the trainable case, multi-chunk, without leaks', () => {
+    const h0 = seededTensor([N, D], 21) as tf.Tensor2D;
+    const w0 = seededTensor([V, D], 22) as tf.Tensor2D;
+    const t = tf.tensor1d(Array.from({ length: N }, (_, i) => (i * 7) % V), 'int32');
+    const hidden = tf.variable(h0, true, 'head-test-hidden');
+    const frozen = tf.variable(w0, false, 'head-test-frozen-weight');
+    const before = tf.memory().numTensors;
+    const dh = (w: tf.Tensor2D) =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => tf.sum(headTokenLogProbs(hidden, w, t, { chunkTokens: 4 }).logp) as tf.Scalar, [hidden]);
+        return grads[hidden.name]!.dataSync();
+      });
+    expectAllClose(dh(frozen), dh(w0), close);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([h0, w0, t, hidden, frozen]);
+  });
+
   for (const temperature of [1, 0.7]) {
     for (const chunkTokens of [1, 4, 5, 13, 64]) {
       it(`T=${temperature}, chunk ${chunkTokens} of ${N} tokens: values and grads (hidden, head) equal the full logits, no leaks`, () => {

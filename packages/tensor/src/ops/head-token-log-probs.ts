@@ -19,9 +19,10 @@ function chunks(N: number, chunk: number): Array<[number, number]> {
 /**
  * Per row of `hidden [N, d]`: log p(`targets[n]`) and the entropy of softmax(hidden·Wᵀ / T),
  * with `weight [V, d]` the LM head (the `nn.Linear`/tied-embedding layout). Differentiable in
- * `hidden` and `weight`: the backward pass recomputes each chunk's logits from the saved
- * inputs and accumulates `d hidden` (per chunk) and `d weight` (summed over chunks), so under
- * a gradient tape the memory is O(N·d + V·d + chunk·V), never O(N·V).
+ * `hidden` and `weight`: the backward pass reuses the last chunk's logits, recomputes the
+ * others' from the saved inputs, and accumulates `d hidden` (per chunk) and `d weight`
+ * (summed over chunks; none for a frozen weight variable), so under a gradient tape the
+ * memory is O(N·d + V·d + chunk·V), never O(N·V). With one chunk nothing is recomputed.
  */
 export function headTokenLogProbs(
   hidden: tf.Tensor2D,
@@ -40,37 +41,49 @@ export function headTokenLogProbs(
   // One output [2, N] (logp; entropy): customGrad takes a single tensor.
   const op = tf.customGrad((h, w, t, save) => {
     const [hT, wT, tT] = [h as tf.Tensor2D, w as tf.Tensor2D, t as tf.Tensor1D];
-    (save as tf.GradSaveFunc)([hT, wT, tT]);
-    const rows = parts.map(([start, n]) =>
+    let lastLogits: tf.Tensor2D | null = null;
+    const rows = parts.map(([start, n], i) =>
       tf.tidy(() => {
         const logits = tf.matMul(tf.slice(hT, [start, 0], [n, d]), wT, false, true);
+        // The last chunk's logits are kept for the backward pass, which starts with them.
+        if (i === parts.length - 1) lastLogits = tf.keep(logits) as tf.Tensor2D;
         const s = tokenLogProbs(logits, tf.slice(tT, [start], [n]), temperature);
         return tf.stack([s.logp, s.entropy]);
       }),
     );
+    // save() keeps its own references; outside a gradient tape it keeps nothing.
+    (save as tf.GradSaveFunc)(lastLogits ? [hT, wT, tT, lastLogits] : [hT, wT, tT]);
+    (lastLogits as tf.Tensor2D | null)?.dispose();
     const value = rows.length === 1 ? rows[0]! : tf.concat(rows, 1);
     if (rows.length > 1) tf.dispose(rows);
     return {
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [hs, ws, ts] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
-        let dw: tf.Tensor2D = tf.zerosLike(ws);
-        const dhs: tf.Tensor[] = [];
-        for (const [start, n] of parts) {
+        const [hs, ws, ts, last] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
+        // A frozen head (LoRA's base) gets no gradient: the engine never reads one for a
+        // variable that does not train, and d weight is vocab·d values.
+        const frozen = weight instanceof tf.Variable && !weight.trainable;
+        let dw: tf.Tensor2D | null = null;
+        const dhs: tf.Tensor[] = new Array(parts.length);
+        // Last chunk first (its logits were saved), then the others recomputed one at a time.
+        for (let i = parts.length - 1; i >= 0; i--) {
+          const [start, n] = parts[i]!;
           const [dhc, dwNext] = tf.tidy(() => {
             const hc = tf.slice(hs, [start, 0], [n, d]);
-            const logits = tf.matMul(hc, ws, false, true);
+            const logits = i === parts.length - 1 ? last : tf.matMul(hc, ws, false, true);
             const g = tf.slice(dy, [0, start], [2, n]);
             const dlogits = tokenLogProbsGrad(logits, tf.slice(ts, [start], [n]), tf.reshape(tf.slice(g, [0, 0], [1, n]), [n]), tf.reshape(tf.slice(g, [1, 0], [1, n]), [n]), temperature);
-            return [tf.matMul(dlogits, ws), tf.add(dw, tf.matMul(dlogits, hc, true, false))];
+            if (frozen) return [tf.matMul(dlogits, ws), tf.zeros([0, d])];
+            const dwc = tf.matMul(dlogits, hc, true, false);
+            return [tf.matMul(dlogits, ws), dw ? tf.add(dw, dwc) : dwc];
           });
-          dw.dispose();
+          dw?.dispose();
           dw = dwNext as tf.Tensor2D;
-          dhs.push(dhc!);
+          dhs[i] = dhc!;
         }
         const dh = dhs.length === 1 ? dhs[0]! : tf.concat(dhs, 0);
         if (dhs.length > 1) tf.dispose(dhs);
-        return [dh, dw, tf.zerosLike(ts)];
+        return [dh, dw!, tf.zerosLike(ts)];
       },
     };
   });

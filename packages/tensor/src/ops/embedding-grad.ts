@@ -1,0 +1,18 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { EMBEDDING_GRAD, hasJsKernel } from '../kernels/js-kernels';
+
+/** The composite form: tfjs' UnsortedSegmentSum (any backend that has it; wasm does not). */
+export function embeddingGradComposite(dy: tf.Tensor2D, ids: tf.Tensor1D, vocab: number): tf.Tensor2D {
+  return tf.unsortedSegmentSum(dy, tf.cast(ids, 'int32'), vocab) as tf.Tensor2D;
+}
+
+/**
+ * The gradient of an embedding lookup `table[ids]`: `out[v] = Σ_{i: ids[i] = v} dy[i]`,
+ * `[vocab, d]`, not differentiable. On wasm and cpu one scatter-add kernel over `dy`'s rows
+ * (O(N·d) work, where a one-hot product is O(N·vocab·d)); elsewhere UnsortedSegmentSum.
+ * Ids outside `[0, vocab)` add nothing, as UnsortedSegmentSum.
+ */
+export function embeddingGrad(dy: tf.Tensor2D, ids: tf.Tensor1D, vocab: number): tf.Tensor2D {
+  if (dy.dtype !== 'float32' || !hasJsKernel(EMBEDDING_GRAD)) return embeddingGradComposite(dy, ids, vocab);
+  return tf.tidy(() => tf.engine().runKernel(EMBEDDING_GRAD, { dy, ids: tf.cast(ids, 'int32') }, { vocab } as never) as tf.Tensor2D);
+}
