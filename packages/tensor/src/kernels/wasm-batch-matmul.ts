@@ -179,30 +179,30 @@ export function wasmMatMulBias(
       // a·bᵀ with b the wider operand (an LM head, a linear layer's weight): (b·aᵀ)ᵀ, so
       // XNNPACK packs the small aᵀ instead of a transposed copy of b, and b is read in place.
       const rows = batchA * m;
-      const aT = keep(transposeLastTwo(backend, a, 1, rows, k));
+      const aT = keep(transposed(backend, simd, a, 1, rows, k));
       const wide = keep(backend.makeOutput([n, rows], 'float32'));
       run(rows * k * n, () =>
         fns.batchMatMul(tensorData(backend, b).id, bytes([1, n, k]), 3, tensorData(backend, aT).id, bytes([1, k, rows]), 3, false, false, tensorData(backend, wide).id),
       );
-      fns.transpose(tensorData(backend, wide).id, bytes([n, rows]), 2, 0, outData.id, bytes([1, 0]), 2);
+      transposeInto(backend, simd, wide, out, n, rows);
       return out;
     }
     if (wasmMatMulTuning.swapTransposedB && batchB === 1 && !transposeB && !transposeA && batchA * m < n) {
       // a·b with b the wider operand (dx = dy·W in a backward pass): (bᵀ·aᵀ)ᵀ. A transposed
       // copy of b is cheaper than the packed copy XNNPACK makes of its right-hand operand.
       const rows = batchA * m;
-      const bT = keep(transposeLastTwo(backend, b, 1, k, n));
-      const aT = keep(transposeLastTwo(backend, a, 1, rows, k));
+      const bT = keep(transposed(backend, simd, b, 1, k, n));
+      const aT = keep(transposed(backend, simd, a, 1, rows, k));
       const wide = keep(backend.makeOutput([n, rows], 'float32'));
       run(rows * k * n, () =>
         fns.batchMatMul(tensorData(backend, bT).id, bytes([1, n, k]), 3, tensorData(backend, aT).id, bytes([1, k, rows]), 3, false, false, tensorData(backend, wide).id),
       );
-      fns.transpose(tensorData(backend, wide).id, bytes([n, rows]), 2, 0, outData.id, bytes([1, 0]), 2);
+      transposeInto(backend, simd, wide, out, n, rows);
       return out;
     }
     // Lay both operands out as row-major [.., m, k] and [.., k, n] (what XNNPACK takes).
-    const aN = transposeA ? keep(transposeLastTwo(backend, a, batchA, k, m)) : a;
-    const bN = transposeB ? keep(transposeLastTwo(backend, b, batchB, n, k)) : b;
+    const aN = transposeA ? keep(transposed(backend, simd, a, batchA, k, m)) : a;
+    const bN = transposeB ? keep(transposed(backend, simd, b, batchB, n, k)) : b;
     const aData = tensorData(backend, aN);
     const bData = tensorData(backend, bN);
     if (batchB === 1) {
@@ -258,6 +258,17 @@ export function wasmMatMulBias(
   } finally {
     for (const t of temps) backend.disposeData(t.dataId);
   }
+}
+
+/** `[batch, rows, cols]` → a new `[batch, cols, rows]`: rftkit's SIMD transpose where it loads (faster), else tfjs'. */
+function transposed(backend: WasmBackend, simd: SimdKernels | undefined, x: tf.TensorInfo, batch: number, rows: number, cols: number): tf.TensorInfo {
+  return simd ? simdTranspose(backend, simd, x, batch, rows, cols) : transposeLastTwo(backend, x, batch, rows, cols);
+}
+
+/** `src [rows, cols]` transposed into the existing `dst [cols, rows]`. */
+function transposeInto(backend: WasmBackend, simd: SimdKernels | undefined, src: tf.TensorInfo, dst: tf.TensorInfo, rows: number, cols: number): void {
+  if (simd) simd.transpose(tensorData(backend, src).memoryOffset, tensorData(backend, dst).memoryOffset, 1, rows, cols);
+  else wasmFns(backend).transpose(tensorData(backend, src).id, int32Bytes([rows, cols]), 2, 0, tensorData(backend, dst).id, int32Bytes([1, 0]), 2);
 }
 
 /** `[batch, rows, cols]` → a new `[batch, cols, rows]`, on rftkit's SIMD transpose. */

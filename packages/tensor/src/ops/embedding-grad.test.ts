@@ -3,7 +3,7 @@ import { expect, it } from 'vitest';
 import { describeBackends } from '../testing/backends';
 import { expectAllClose } from '../testing/close';
 import { seededTensor } from '../testing/random';
-import { embeddingGrad } from './embedding-grad';
+import { embeddingGrad, embeddingGradComposite } from './embedding-grad';
 
 describeBackends('embeddingGrad', () => {
   it('equals the one-hot product oneHot(ids)ᵀ·dy, repeated ids summed, unused rows zero, without leaks', () => {
@@ -22,11 +22,17 @@ describeBackends('embeddingGrad', () => {
     tf.dispose([ids, dy]);
   });
 
-  it('ids outside [0, vocab) add nothing, as UnsortedSegmentSum', () => {
-    const ids = tf.tensor1d([1, -1, 4], 'int32');
-    const dy = tf.tensor2d([1, 2, 10, 20, 100, 200], [3, 2]);
-    const got = embeddingGrad(dy, ids, 3);
-    expect(Array.from(got.dataSync())).toEqual([0, 0, 1, 2, 0, 0]);
-    tf.dispose([ids, dy, got]);
+  it('ids outside [0, vocab) add nothing, fused and (where the backend has UnsortedSegmentSum) composite', () => {
+    const ids = tf.tensor1d([1, -1, 4, 0], 'int32');
+    const dy = tf.tensor2d([1, 2, 10, 20, 100, 200, 5, 6], [4, 2]);
+    const before = tf.memory().numTensors;
+    const composite = tf.getKernel('UnsortedSegmentSum', tf.getBackend()) ? [embeddingGradComposite] : [];
+    for (const f of [embeddingGrad, ...composite]) {
+      const got = f(dy, ids, 3);
+      expect(Array.from(got.dataSync())).toEqual([5, 6, 1, 2, 0, 0]);
+      got.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([ids, dy]);
   });
 });
