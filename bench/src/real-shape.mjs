@@ -10,6 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { parseHfConfig } from '@rftkit/hf';
 import { createHfPolicy } from '@rftkit/policy';
 import { registerGradients, selectBackend, tokenLogProbs } from '@rftkit/tensor';
+import { Rng } from '@rftkit/core';
+import { defaultSampling, sampleToken } from '@rftkit/rollout';
 import { AdamOptimizer } from '@rftkit/trainer';
 
 export const SMOLLM2_135M = {
@@ -270,11 +272,9 @@ const figures = {
     const prompt = { tokens: tf.tidy(() => tf.reshape(tf.tile(tf.expandDims(ids.tokens, 1), [1, o.group, 1]), [B, L])), attentionMask: tf.ones([B, L]) };
     tf.dispose([ids.tokens, ids.attentionMask]);
     const optimizer = adamFor(policy);
-    let seed = 7;
-    const uniform = () => {
-      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      return seed / 4294967296;
-    };
+    // rftkit's sampler at its defaults (T = 1, no truncation), as the rollout engine draws.
+    const rng = new Rng(7);
+    const scratch = new Float64Array(V);
     const step = () => {
       const t0 = performance.now();
       // Rollout.
@@ -286,16 +286,7 @@ const figures = {
         logits.dispose();
         const next = new Int32Array(B);
         for (let r = 0; r < B; r++) {
-          let max = -Infinity;
-          for (let v = 0; v < V; v++) max = Math.max(max, rows[r * V + v]);
-          let z = 0;
-          for (let v = 0; v < V; v++) z += Math.exp(rows[r * V + v] - max);
-          let u = uniform() * z;
-          let v = 0;
-          for (; v < V - 1; v++) {
-            u -= Math.exp(rows[r * V + v] - max);
-            if (u <= 0) break;
-          }
+          const v = sampleToken(rows.subarray(r * V, (r + 1) * V), defaultSampling, rng, scratch).token;
           next[r] = v;
           completions[r * N + s] = v;
         }
@@ -304,7 +295,7 @@ const figures = {
       session.dispose();
       const rolloutSeconds = (performance.now() - t0) / 1000;
       // Rewards and group-normalised advantages.
-      const rewards = Array.from({ length: B }, () => (uniform() < 0.5 ? 1 : 0));
+      const rewards = Array.from({ length: B }, () => (rng.float() < 0.5 ? 1 : 0));
       const adv = new Float32Array(B);
       for (let p = 0; p < o.prompts; p++) {
         const g = rewards.slice(p * o.group, (p + 1) * o.group);

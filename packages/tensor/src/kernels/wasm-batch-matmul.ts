@@ -175,27 +175,16 @@ export function wasmMatMulBias(
       );
       return out;
     }
-    if (wasmMatMulTuning.swapTransposedB && batchB === 1 && transposeB && !transposeA && batchA * m < n) {
-      // a·bᵀ with b the wider operand (an LM head, a linear layer's weight): (b·aᵀ)ᵀ, so
-      // XNNPACK packs the small aᵀ instead of a transposed copy of b, and b is read in place.
+    if (wasmMatMulTuning.swapTransposedB && batchB === 1 && !transposeA && batchA * m < n) {
+      // b wider than a's rows (an LM head, a linear layer's weight, dx = dy·W): out = (b'·aᵀ)ᵀ
+      // with b' = b as [n, k], so XNNPACK packs the small aᵀ, not b. For a·bᵀ b is read in
+      // place; for a·b a transposed copy of b is still cheaper than XNNPACK's packed one.
       const rows = batchA * m;
+      const bRows = transposeB ? b : keep(transposed(backend, simd, b, 1, k, n));
       const aT = keep(transposed(backend, simd, a, 1, rows, k));
       const wide = keep(backend.makeOutput([n, rows], 'float32'));
       run(rows * k * n, () =>
-        fns.batchMatMul(tensorData(backend, b).id, bytes([1, n, k]), 3, tensorData(backend, aT).id, bytes([1, k, rows]), 3, false, false, tensorData(backend, wide).id),
-      );
-      transposeInto(backend, simd, wide, out, n, rows);
-      return out;
-    }
-    if (wasmMatMulTuning.swapTransposedB && batchB === 1 && !transposeB && !transposeA && batchA * m < n) {
-      // a·b with b the wider operand (dx = dy·W in a backward pass): (bᵀ·aᵀ)ᵀ. A transposed
-      // copy of b is cheaper than the packed copy XNNPACK makes of its right-hand operand.
-      const rows = batchA * m;
-      const bT = keep(transposed(backend, simd, b, 1, k, n));
-      const aT = keep(transposed(backend, simd, a, 1, rows, k));
-      const wide = keep(backend.makeOutput([n, rows], 'float32'));
-      run(rows * k * n, () =>
-        fns.batchMatMul(tensorData(backend, bT).id, bytes([1, n, k]), 3, tensorData(backend, aT).id, bytes([1, k, rows]), 3, false, false, tensorData(backend, wide).id),
+        fns.batchMatMul(tensorData(backend, bRows).id, bytes([1, n, k]), 3, tensorData(backend, aT).id, bytes([1, k, rows]), 3, false, false, tensorData(backend, wide).id),
       );
       transposeInto(backend, simd, wide, out, n, rows);
       return out;
