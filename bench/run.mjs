@@ -89,7 +89,7 @@ if (args.includes('--real')) {
   const memory = { rows: quick ? 1 : 2, seqLen: quick ? 64 : 256 };
   const speed = { batches: [16, 64], promptLen: quick ? 16 : 64, newTokens: quick ? 8 : 16, reps: quick ? 2 : 3, trainRows: quick ? 1 : 2, trainSeqLen: quick ? 64 : 128, trainReps: quick ? 2 : 3 };
   // The GRPO step is 8 prompts × 8 samples × 128 new tokens; --quick runs a small one.
-  const grpo = quick ? { prompts: 2, group: 4, promptLen: 16, newTokens: 16, microRows: 8 } : { prompts: 8, group: 8, promptLen: 32, newTokens: 128, microRows: 8 };
+  const grpo = quick ? { prompts: 2, group: 4, promptLen: 16, newTokens: 16, microRows: 8 } : { prompts: 8, group: 8, promptLen: 32, newTokens: 128, microRows: 2 };
   const memoryRuns = [
     ...['full', 'chunked', 'recompute'].map((variant) => ({ ...memory, variant })),
     { ...memory, variant: 'chunked', lora: true },

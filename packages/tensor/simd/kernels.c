@@ -527,60 +527,71 @@ void adam_update(const float *x, const float *g, const float *m, const float *v,
 //
 // C[M,N] = op(A)·B (+ bias[N] when bias is not null), with element (i,k) of op(A) at
 // A[i·ars + k·acs] (ars = K, acs = 1 for A [M,K]; ars = 1, acs = M for a transposed A stored
-// [K,M]), B [K,N] and C [M,N] row-major. The bias seeds the accumulators.
+// [K,M]), B [K,N] with rows ldb floats apart and C [M,N] with rows ldc apart (ldb = ldc = N
+// for whole matrices; wider for a block of columns). The bias seeds the accumulators.
 // Register tiles of 4 rows × 8 columns (8 vector accumulators); then 4 columns, then single
 // columns; leftover rows one at a time. Each output sums over k in order.
+//
+// K is cut into blocks whose rows of B fit in L2 (KC_FLOATS floats together): each block is
+// read from L2 by every tile of rows instead of from memory, which for a large K·N (an LM
+// head's dlogits·W, K = 49 152) is 10× faster. Blocks after the first add into C.
+
+#define KC_FLOATS (256 * 1024)
 
 static inline v128_t bias_at(const float *bias, int j) { return bias ? wasm_v128_load(bias + j) : wasm_f32x4_splat(0.0f); }
 
-static inline void tile4x8(const float *a, int ars, int acs, const float *b, int N, float *c, int K, const float *bias) {
-  v128_t c00 = bias_at(bias, 0), c01 = bias_at(bias, 4), c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
+// The accumulators' first value: C itself when adding a later block of K, else the bias.
+#define SEED(c, bias, j) (acc ? wasm_v128_load(c) : bias_at(bias, j))
+
+static inline void tile4x8(const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int K, const float *bias, int acc) {
+  v128_t c00 = SEED(c, bias, 0), c01 = SEED(c + 4, bias, 4), c10 = SEED(c + ldc, bias, 0), c11 = SEED(c + ldc + 4, bias, 4);
+  v128_t c20 = SEED(c + 2 * ldc, bias, 0), c21 = SEED(c + 2 * ldc + 4, bias, 4), c30 = SEED(c + 3 * ldc, bias, 0), c31 = SEED(c + 3 * ldc + 4, bias, 4);
   const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
-  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += ldb) {
     v128_t b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
-    v128_t x = wasm_f32x4_splat(a0[ko]);
+    v128_t x = wasm_v128_load32_splat(a0 + ko);
     c00 = MADD(x, b0, c00);
     c01 = MADD(x, b1, c01);
-    x = wasm_f32x4_splat(a1[ko]);
+    x = wasm_v128_load32_splat(a1 + ko);
     c10 = MADD(x, b0, c10);
     c11 = MADD(x, b1, c11);
-    x = wasm_f32x4_splat(a2[ko]);
+    x = wasm_v128_load32_splat(a2 + ko);
     c20 = MADD(x, b0, c20);
     c21 = MADD(x, b1, c21);
-    x = wasm_f32x4_splat(a3[ko]);
+    x = wasm_v128_load32_splat(a3 + ko);
     c30 = MADD(x, b0, c30);
     c31 = MADD(x, b1, c31);
   }
   wasm_v128_store(c, c00);
   wasm_v128_store(c + 4, c01);
-  wasm_v128_store(c + N, c10);
-  wasm_v128_store(c + N + 4, c11);
-  wasm_v128_store(c + 2 * N, c20);
-  wasm_v128_store(c + 2 * N + 4, c21);
-  wasm_v128_store(c + 3 * N, c30);
-  wasm_v128_store(c + 3 * N + 4, c31);
+  wasm_v128_store(c + ldc, c10);
+  wasm_v128_store(c + ldc + 4, c11);
+  wasm_v128_store(c + 2 * ldc, c20);
+  wasm_v128_store(c + 2 * ldc + 4, c21);
+  wasm_v128_store(c + 3 * ldc, c30);
+  wasm_v128_store(c + 3 * ldc + 4, c31);
 }
 
-static inline void tile4x4(const float *a, int ars, int acs, const float *b, int N, float *c, int K, const float *bias) {
-  v128_t c0 = bias_at(bias, 0), c1 = c0, c2 = c0, c3 = c0;
+static inline void tile4x4(const float *a, int ars, int acs, const float *b, int ldb, float *c, int ldc, int K, const float *bias, int acc) {
+  v128_t c0 = SEED(c, bias, 0), c1 = SEED(c + ldc, bias, 0), c2 = SEED(c + 2 * ldc, bias, 0), c3 = SEED(c + 3 * ldc, bias, 0);
   const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
-  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += ldb) {
     v128_t b0 = wasm_v128_load(b);
-    c0 = MADD(wasm_f32x4_splat(a0[ko]), b0, c0);
-    c1 = MADD(wasm_f32x4_splat(a1[ko]), b0, c1);
-    c2 = MADD(wasm_f32x4_splat(a2[ko]), b0, c2);
-    c3 = MADD(wasm_f32x4_splat(a3[ko]), b0, c3);
+    c0 = MADD(wasm_v128_load32_splat(a0 + ko), b0, c0);
+    c1 = MADD(wasm_v128_load32_splat(a1 + ko), b0, c1);
+    c2 = MADD(wasm_v128_load32_splat(a2 + ko), b0, c2);
+    c3 = MADD(wasm_v128_load32_splat(a3 + ko), b0, c3);
   }
   wasm_v128_store(c, c0);
-  wasm_v128_store(c + N, c1);
-  wasm_v128_store(c + 2 * N, c2);
-  wasm_v128_store(c + 3 * N, c3);
+  wasm_v128_store(c + ldc, c1);
+  wasm_v128_store(c + 2 * ldc, c2);
+  wasm_v128_store(c + 3 * ldc, c3);
 }
 
-static inline void tile1x8(const float *a, int acs, const float *b, int N, float *c, int K, const float *bias) {
-  v128_t c0 = bias_at(bias, 0), c1 = bias_at(bias, 4);
-  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) {
-    v128_t x = wasm_f32x4_splat(a[ko]);
+static inline void tile1x8(const float *a, int acs, const float *b, int ldb, float *c, int K, const float *bias, int acc) {
+  v128_t c0 = SEED(c, bias, 0), c1 = SEED(c + 4, bias, 4);
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += ldb) {
+    v128_t x = wasm_v128_load32_splat(a + ko);
     c0 = MADD(x, wasm_v128_load(b), c0);
     c1 = MADD(x, wasm_v128_load(b + 4), c1);
   }
@@ -588,36 +599,178 @@ static inline void tile1x8(const float *a, int acs, const float *b, int N, float
   wasm_v128_store(c + 4, c1);
 }
 
-static inline void tile1x4(const float *a, int acs, const float *b, int N, float *c, int K, const float *bias) {
-  v128_t c0 = bias_at(bias, 0);
-  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) c0 = MADD(wasm_f32x4_splat(a[ko]), wasm_v128_load(b), c0);
+static inline void tile1x4(const float *a, int acs, const float *b, int ldb, float *c, int K, const float *bias, int acc) {
+  v128_t c0 = SEED(c, bias, 0);
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += ldb) c0 = MADD(wasm_v128_load32_splat(a + ko), wasm_v128_load(b), c0);
   wasm_v128_store(c, c0);
 }
 
-static inline float dot_strided(const float *a, int acs, const float *b, int N, int K, float s) {
-  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += N) s += a[ko] * b[0];
+static inline float dot_strided(const float *a, int acs, const float *b, int ldb, int K, float s) {
+  for (int k = 0, ko = 0; k < K; k++, ko += acs, b += ldb) s += a[ko] * b[0];
   return s;
 }
 
-EXPORT(matmul)
-void matmul(const float *A, const float *B, float *C, int M, int K, int N, int ars, int acs, const float *bias) {
+/** One block of K: C (+)= op(A)[:, block]·B[block, :], `acc` 0 for the first block. */
+static inline void matmul_block(const float *A, const float *B, float *C, int M, int K, int N, int ars, int acs, int ldb, int ldc,
+                                const float *bias, int acc) {
   int i = 0;
   for (; i + 4 <= M; i += 4) {
     const float *a = A + i * ars;
-    float *c = C + i * N;
+    float *c = C + i * ldc;
     int j = 0;
-    for (; j + 8 <= N; j += 8) tile4x8(a, ars, acs, B + j, N, c + j, K, bias ? bias + j : 0);
-    for (; j + 4 <= N; j += 4) tile4x4(a, ars, acs, B + j, N, c + j, K, bias ? bias + j : 0);
+    for (; j + 8 <= N; j += 8) tile4x8(a, ars, acs, B + j, ldb, c + j, ldc, K, bias ? bias + j : 0, acc);
+    for (; j + 4 <= N; j += 4) tile4x4(a, ars, acs, B + j, ldb, c + j, ldc, K, bias ? bias + j : 0, acc);
     for (; j < N; j++)
-      for (int r = 0; r < 4; r++) c[r * N + j] = dot_strided(a + r * ars, acs, B + j, N, K, bias ? bias[j] : 0.0f);
+      for (int r = 0; r < 4; r++)
+        c[r * ldc + j] = dot_strided(a + r * ars, acs, B + j, ldb, K, acc ? c[r * ldc + j] : bias ? bias[j] : 0.0f);
   }
   for (; i < M; i++) {
     const float *a = A + i * ars;
-    float *c = C + i * N;
+    float *c = C + i * ldc;
     int j = 0;
-    for (; j + 8 <= N; j += 8) tile1x8(a, acs, B + j, N, c + j, K, bias ? bias + j : 0);
-    for (; j + 4 <= N; j += 4) tile1x4(a, acs, B + j, N, c + j, K, bias ? bias + j : 0);
-    for (; j < N; j++) c[j] = dot_strided(a, acs, B + j, N, K, bias ? bias[j] : 0.0f);
+    for (; j + 8 <= N; j += 8) tile1x8(a, acs, B + j, ldb, c + j, K, bias ? bias + j : 0, acc);
+    for (; j + 4 <= N; j += 4) tile1x4(a, acs, B + j, ldb, c + j, K, bias ? bias + j : 0, acc);
+    for (; j < N; j++) c[j] = dot_strided(a, acs, B + j, ldb, K, acc ? c[j] : bias ? bias[j] : 0.0f);
+  }
+}
+
+// ---- Packed matrix product ----------------------------------------------------------------
+//
+// The same product for many rows (a prefill's or a GRPO update's 1 000+ tokens, a weight
+// gradient's xᵀ·dy): blocks of B (KC rows × up to PANEL_FLOATS / KC columns) are first copied
+// into `panel` as strips of 8 columns, 8 floats per k, so every 4×8 tile reads B contiguously
+// from L1/L2 whatever B's layout: element (k, j) of B at B[k·brs + j·bcs] (brs = ldb, bcs = 1
+// for B [K,N]; brs = 1, bcs = ldb for B stored [N,K], a·bᵀ, with no transposed copy). The
+// last strip is padded with zeros; only valid columns are stored. Sums over k in order, as
+// `matmul`. `panel` is scratch of PANEL_FLOATS floats owned by the caller (one per thread).
+
+#define KC 256
+#define PANEL_FLOATS (256 * 1024)
+
+/** Up to 4 floats, zero-padded (n ≥ 4: one full vector). */
+static inline v128_t load_upto4(const float *x, int n) { return n >= 4 ? wasm_v128_load(x) : load_tail(x, n); }
+static inline void store_upto4(float *y, v128_t v, int n) {
+  if (n >= 4) wasm_v128_store(y, v);
+  else store_tail(y, v, n);
+}
+
+static inline void pack_b(const float *B, int brs, int bcs, int kc, int nc, float *panel) {
+  for (int j = 0; j < nc; j += 8) {
+    int w = nc - j < 8 ? nc - j : 8;
+    float *p = panel + j * kc;
+    if (bcs == 1 && w == 8) {
+      for (int k = 0; k < kc; k++) {
+        wasm_v128_store(p + 8 * k, wasm_v128_load(B + k * brs + j));
+        wasm_v128_store(p + 8 * k + 4, wasm_v128_load(B + k * brs + j + 4));
+      }
+    } else {
+      for (int c = 0; c < 8; c++) {
+        const float *src = B + (j + c) * bcs;
+        if (c < w)
+          for (int k = 0; k < kc; k++) p[8 * k + c] = src[k * brs];
+        else
+          for (int k = 0; k < kc; k++) p[8 * k + c] = 0.0f;
+      }
+    }
+  }
+}
+
+#define PSEED(ptr, n) (acc ? load_upto4(ptr, n) : bias ? load_upto4(bias + (ptr - c0), n) : wasm_f32x4_splat(0.0f))
+
+/** Rows [r, r+rows) (rows 1..4) of C's w ≤ 8 columns at c from one packed strip. */
+static inline void tile_packed(const float *a, int ars, int acs, const float *p, float *c, int ldc, int kc, const float *bias, int acc, int rows, int w) {
+  int w0 = w < 4 ? w : 4, w1 = w - 4;
+  const float *c0 = c;
+  if (rows == 4) {
+    v128_t c00 = PSEED(c, w0), c01 = PSEED(c + 4, w1);
+    c0 = c + ldc;
+    v128_t c10 = acc ? load_upto4(c0, w0) : PSEED(c0, w0), c11 = acc ? load_upto4(c0 + 4, w1) : PSEED(c0 + 4, w1);
+    c0 = c + 2 * ldc;
+    v128_t c20 = acc ? load_upto4(c0, w0) : PSEED(c0, w0), c21 = acc ? load_upto4(c0 + 4, w1) : PSEED(c0 + 4, w1);
+    c0 = c + 3 * ldc;
+    v128_t c30 = acc ? load_upto4(c0, w0) : PSEED(c0, w0), c31 = acc ? load_upto4(c0 + 4, w1) : PSEED(c0 + 4, w1);
+    const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
+    for (int k = 0, ko = 0; k < kc; k++, ko += acs, p += 8) {
+      v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4);
+      v128_t x = wasm_v128_load32_splat(a0 + ko);
+      c00 = MADD(x, b0, c00);
+      c01 = MADD(x, b1, c01);
+      x = wasm_v128_load32_splat(a1 + ko);
+      c10 = MADD(x, b0, c10);
+      c11 = MADD(x, b1, c11);
+      x = wasm_v128_load32_splat(a2 + ko);
+      c20 = MADD(x, b0, c20);
+      c21 = MADD(x, b1, c21);
+      x = wasm_v128_load32_splat(a3 + ko);
+      c30 = MADD(x, b0, c30);
+      c31 = MADD(x, b1, c31);
+    }
+    if (w == 8) {
+      wasm_v128_store(c, c00);
+      wasm_v128_store(c + 4, c01);
+      wasm_v128_store(c + ldc, c10);
+      wasm_v128_store(c + ldc + 4, c11);
+      wasm_v128_store(c + 2 * ldc, c20);
+      wasm_v128_store(c + 2 * ldc + 4, c21);
+      wasm_v128_store(c + 3 * ldc, c30);
+      wasm_v128_store(c + 3 * ldc + 4, c31);
+    } else {
+      store_upto4(c, c00, w0);
+      store_upto4(c + 4, c01, w1);
+      store_upto4(c + ldc, c10, w0);
+      store_upto4(c + ldc + 4, c11, w1);
+      store_upto4(c + 2 * ldc, c20, w0);
+      store_upto4(c + 2 * ldc + 4, c21, w1);
+      store_upto4(c + 3 * ldc, c30, w0);
+      store_upto4(c + 3 * ldc + 4, c31, w1);
+    }
+    return;
+  }
+  for (int r = 0; r < rows; r++, a += ars, c += ldc) {
+    c0 = c;
+    v128_t x0 = PSEED(c, w0), x1 = PSEED(c + 4, w1);
+    const float *q = p;
+    for (int k = 0, ko = 0; k < kc; k++, ko += acs, q += 8) {
+      v128_t x = wasm_v128_load32_splat(a + ko);
+      x0 = MADD(x, wasm_v128_load(q), x0);
+      x1 = MADD(x, wasm_v128_load(q + 4), x1);
+    }
+    store_upto4(c, x0, w0);
+    store_upto4(c + 4, x1, w1);
+  }
+}
+
+EXPORT(matmul_packed)
+void matmul_packed(const float *A, const float *B, float *C, int M, int K, int N, int ars, int acs, int brs, int bcs, int ldc,
+                   const float *bias, float *panel) {
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC;
+    int ncMax = (PANEL_FLOATS / kc) & ~7;
+    for (int j0 = 0; j0 < N; j0 += ncMax) {
+      int nc = N - j0 < ncMax ? N - j0 : ncMax;
+      pack_b(B + k0 * brs + j0 * bcs, brs, bcs, kc, nc, panel);
+      for (int i = 0; i < M; i += 4) {
+        int rows = M - i < 4 ? M - i : 4;
+        const float *a = A + i * ars + k0 * acs;
+        for (int j = 0; j < nc; j += 8) {
+          int w = nc - j < 8 ? nc - j : 8;
+          tile_packed(a, ars, acs, panel + j * kc, C + i * ldc + j0 + j, ldc, kc, bias ? bias + j0 + j : 0, k0 > 0, rows, w);
+        }
+      }
+    }
+  }
+}
+
+EXPORT(matmul)
+void matmul(const float *A, const float *B, float *C, int M, int K, int N, int ars, int acs, int ldb, int ldc, const float *bias) {
+  int kc = K;
+  if ((long long)K * N > KC_FLOATS) {
+    kc = KC_FLOATS / (N > 0 ? N : 1);
+    if (kc < 64) kc = 64;
+  }
+  for (int k0 = 0; k0 < K; k0 += kc) {
+    int kb = K - k0 < kc ? K - k0 : kc;
+    matmul_block(A + k0 * acs, B + k0 * ldb, C, M, kb, N, ars, acs, ldb, ldc, bias, k0 > 0);
   }
 }
 

@@ -2,4 +2,5 @@ export * from './backend';
 export * from './ops/index';
 export { wasmMatMulTuning } from './kernels/wasm-batch-matmul';
 export { wasmThreads } from './wasm-threads';
-export { setSimdKernelsEnabled } from './kernels/simd';
+export { setSimdKernelsEnabled, setSimdThreadsEnabled } from './kernels/simd';
+export { simdThreadTuning } from './kernels/simd-threads';

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { selectBackend } from './backend';
 import { wasmMatMulTuning } from './kernels/wasm-batch-matmul';
 import { expectAllClose } from './testing/close';
 import { seededUniform } from './testing/random';
 import { wasmThreads, withWasmThreads } from './wasm-threads';
+import { simdThreads } from './kernels/simd';
+import type { WasmBackend } from './kernels/wasm-internals';
 
 // This file is the first to initialise wasm in its process (vitest runs each file in a
 // fresh fork), so the threaded build loads here even on a one-core machine.
@@ -16,6 +18,7 @@ describe('multi-threaded wasm backend', () => {
   const minMacs = wasmMatMulTuning.threadMinMacs;
   afterEach(() => {
     wasmMatMulTuning.threadMinMacs = minMacs;
+    wasmMatMulTuning.simdThreads = true;
   });
 
   const lcg = seededUniform;
@@ -36,6 +39,7 @@ describe('multi-threaded wasm backend', () => {
   });
 
   it('threads big products on XNNPACK and computes them right', () => {
+    wasmMatMulTuning.simdThreads = false;
     const [m, k, n] = [300, 96, 200];
     const a = lcg(m * k, 1);
     const b = lcg(k * n, 2);
@@ -56,6 +60,7 @@ describe('multi-threaded wasm backend', () => {
   });
 
   it('threads the transposed and batched paths too, with the same results within rounding', () => {
+    wasmMatMulTuning.simdThreads = false;
     const a = tf.tensor3d(lcg(4 * 64 * 48, 3), [4, 64, 48]);
     const b = tf.tensor3d(lcg(4 * 40 * 48, 4), [4, 40, 48]);
     wasmMatMulTuning.threadMinMacs = 0;
@@ -64,6 +69,42 @@ describe('multi-threaded wasm backend', () => {
     const single = tf.matMul(a, b, false, true);
     expectAllClose(threaded.dataSync(), single.dataSync(), { rtol: 1e-5, atol: 1e-5 });
     tf.dispose([a, b, threaded, single]);
+  });
+
+  it("splits big products across rftkit's SIMD matmul threads, bit for bit the one-thread result", async () => {
+    const backend = tf.backend() as unknown as WasmBackend;
+    for (let i = 0; i < 500 && (simdThreads(backend)?.threads ?? 1) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const pool = simdThreads(backend);
+    expect(pool?.threads).toBe(2);
+    const runs = vi.spyOn(pool as NonNullable<typeof pool>, 'run');
+    const packedRuns = vi.spyOn(pool as NonNullable<typeof pool>, 'runPacked');
+    // A linear layer's forward (a·Wᵀ, swapped), its dx (dy·W) and dW (dyᵀ·x, packed) products,
+    // and a prefill's forward and dx over many rows (packed).
+    for (const [aShape, bShape, tA, tB] of [
+      [[64, 576], [1536, 576], false, true],
+      [[64, 1536], [1536, 576], false, false],
+      [[64, 576], [64, 1536], true, false],
+      [[300, 576], [1536, 576], false, true],
+      [[300, 1536], [1536, 576], false, false],
+    ] as const) {
+      const a = tf.tensor(lcg(aShape[0] * aShape[1], 5), [...aShape]);
+      const b = tf.tensor(lcg(bShape[0] * bShape[1], 6), [...bShape]);
+      const before = tf.memory().numTensors;
+      const threaded = tf.matMul(a, b, tA, tB);
+      // The SIMD matmul on the calling thread alone.
+      wasmMatMulTuning.simdThreads = false;
+      wasmMatMulTuning.threadMinMacs = Number.POSITIVE_INFINITY;
+      const single = tf.matMul(a, b, tA, tB);
+      wasmMatMulTuning.simdThreads = true;
+      expect(Array.from(threaded.dataSync())).toEqual(Array.from(single.dataSync()));
+      tf.dispose([threaded, single]);
+      expect(tf.memory().numTensors).toBe(before);
+      tf.dispose([a, b]);
+    }
+    expect(runs).toHaveBeenCalledTimes(2);
+    expect(packedRuns).toHaveBeenCalledTimes(3);
+    runs.mockRestore();
+    packedRuns.mockRestore();
   });
 
   it('puts the one-thread pool back after a threaded call, even when it throws', () => {

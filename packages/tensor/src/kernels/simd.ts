@@ -2,6 +2,8 @@ import v8 from 'node:v8';
 import type * as tf from '@tensorflow/tfjs-core';
 import { SIMD_MODULE, SIMD_MODULE_RELAXED, SIMD_MODULE_SHARED, SIMD_MODULE_SHARED_RELAXED } from './simd-module';
 import { tensorData, type WasmBackend } from './wasm-internals';
+import { SimdThreads } from './simd-threads';
+import { wasmThreads } from '../wasm-threads';
 
 /**
  * rftkit's own SIMD kernels (`packages/tensor/simd/kernels.c`), instantiated on the memory of
@@ -72,8 +74,31 @@ export interface SimdKernels {
   transpose(src: number, dst: number, batch: number, rows: number, cols: number): void;
   /** Σ x² over n floats, accumulated in double. */
   sum_of_squares(x: number, n: number): number;
-  /** C[M,N] = op(A)·B (+ bias[N] unless 0); element (i,k) of op(A) at A[i·ars + k·acs]; B [K,N]. */
-  matmul(A: number, B: number, C: number, M: number, K: number, N: number, ars: number, acs: number, bias: number): void;
+  /**
+   * C[M,N] = op(A)·B (+ bias[N] unless 0); element (i,k) of op(A) at A[i·ars + k·acs]; B [K,N]
+   * and C [M,N] with rows `ldb` and `ldc` floats apart.
+   */
+  matmul(A: number, B: number, C: number, M: number, K: number, N: number, ars: number, acs: number, ldb: number, ldc: number, bias: number): void;
+  /**
+   * `matmul` for many rows, B packed block by block into `panel` (scratch of
+   * `PANEL_FLOATS` floats): element (k,j) of B at B[k·brs + j·bcs], so B may be stored [K,N]
+   * (brs = ldb, bcs = 1) or [N,K] (brs = 1, bcs = ldb) without a transposed copy.
+   */
+  matmul_packed(
+    A: number,
+    B: number,
+    C: number,
+    M: number,
+    K: number,
+    N: number,
+    ars: number,
+    acs: number,
+    brs: number,
+    bcs: number,
+    ldc: number,
+    bias: number,
+    panel: number,
+  ): void;
   attention_backward(
     dout: number,
     q: number,
@@ -117,6 +142,8 @@ function backendMemory(wasm: unknown): WasmMemory | undefined {
 }
 
 const byModule = new WeakMap<object, SimdKernels | null>();
+const threadsByModule = new WeakMap<object, SimdThreads>();
+let threadsEnabled = process.env.RFTKIT_WASM_SIMD_THREADS !== '0';
 let loadedRelaxed = false;
 /** The last lookup, for the common case of one backend (kernels call this per launch). */
 let last: { key: object | undefined; kernels: SimdKernels | null } = { key: undefined, kernels: null };
@@ -177,6 +204,7 @@ export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
           const module = new WA.Module(decode(build));
           kernels = new WA.Instance(module, { env: { memory } }).exports as unknown as SimdKernels;
           loadedRelaxed = builds.length === 2 && i === 0;
+          if (shared && wasmThreads() > 1) threadsByModule.set(key, new SimdThreads(module, memory, kernels, wasmThreads()));
           break;
         } catch {
           // e.g. a runtime without wasm SIMD: try the next build, else callers fall back.
@@ -187,6 +215,26 @@ export function simdKernels(backend: WasmBackend): SimdKernels | undefined {
   }
   last = { key, kernels };
   return kernels ?? undefined;
+}
+
+/** Floats of scratch `matmul_packed` needs for its packed block of B (kernels.c's PANEL_FLOATS). */
+export const PANEL_FLOATS = 256 * 1024;
+
+/**
+ * The threads rftkit's SIMD matmul can split a product across on `backend` (the wasm
+ * backend's threaded build, which shares its memory), or undefined: then the calling
+ * thread runs it alone. Until its workers have started the pool runs every product on the
+ * calling thread, with the same result. `RFTKIT_WASM_SIMD_THREADS=0` (or `setSimdThreadsEnabled(false)`)
+ * turns them off.
+ */
+export function simdThreads(backend: WasmBackend): SimdThreads | undefined {
+  if (!threadsEnabled || !simdKernels(backend)) return undefined;
+  return threadsByModule.get(backend.wasm as unknown as object);
+}
+
+/** Turns the SIMD matmul's worker threads off or on for this process. */
+export function setSimdThreadsEnabled(on: boolean): void {
+  threadsEnabled = on;
 }
 
 /** Which SIMD kernels the last `simdKernels` call loaded: 'relaxed' (with FMA), 'simd' or none. */

@@ -74,6 +74,8 @@ const CASES: Array<[number[], number[], number, number, number]> = [
   [[], [], 7, 13, 5],
   [[], [], 33, 64, 17],
   [[], [], 1, 9, 3],
+  [[], [], 150, 40, 37], // ≥ packMinRows rows: the packed SIMD route
+  [[3], [], 50, 20, 11], // stacked rows over one right-hand matrix, packed
   [[3], [3], 9, 5, 11], // batched, loop route
   [[4], [4], 2, 7, 6], // batched, few rows: scalar route
   [[2, 3], [2, 3], 10, 4, 3],
@@ -261,6 +263,7 @@ describe('wasm BatchMatMul override', () => {
       for (const [m, k, n] of [
         [9, 6, 8],
         [5, 3, 13],
+        [130, 7, 12],
       ] as const) {
         const aShape = ta ? [k, m] : [m, k];
         const bShape = tb ? [n, k] : [k, n];

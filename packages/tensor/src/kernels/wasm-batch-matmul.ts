@@ -11,7 +11,7 @@ import {
   wasmFns,
 } from './wasm-internals';
 import { wasmThreads, withWasmThreads } from '../wasm-threads';
-import { type SimdKernels, simdKernels } from './simd';
+import { PANEL_FLOATS, type SimdKernels, simdKernels, simdThreads } from './simd';
 
 /**
  * Tuning of the wasm matmul override. tfjs-backend-wasm only sends one shape to XNNPACK
@@ -26,13 +26,22 @@ export const wasmMatMulTuning = {
    */
   loopMinRows: 8,
   /**
-   * With several wasm threads, products of at least this many multiply-adds run on XNNPACK
-   * across all of them (see `withWasmThreads`); smaller ones run on one thread, on rftkit's
-   * SIMD matmul where it loads (else XNNPACK). Waking a sleeping worker costs tens of
-   * microseconds, which ate the gain of threading products below ≈8M multiply-adds in a
-   * training step (docs/performance.md).
+   * With several wasm threads and rftkit's SIMD matmul threads off or not started, products
+   * of at least this many multiply-adds run on XNNPACK across all threads (see
+   * `withWasmThreads`); smaller ones run on one thread, on rftkit's SIMD matmul where it
+   * loads (else XNNPACK). Waking a sleeping worker costs tens of microseconds, which ate the
+   * gain of threading products below ≈8M multiply-adds in a training step
+   * (docs/performance.md).
    */
   threadMinMacs: 8_000_000,
+  /**
+   * Run products of every size on rftkit's SIMD matmul, split across its own worker threads
+   * on the shared memory (`simd-threads.ts`) where the backend is threaded; it outruns
+   * XNNPACK's threads 1.3–2× at a training step's shapes (bench/src/matmul-rate.mjs), and a
+   * product's bits then do not depend on the thread count. Off: big products go to
+   * XNNPACK's threads as above.
+   */
+  simdThreads: true,
   /**
    * a·bᵀ (and a·b) with one `b` wider than `a`'s rows runs as (b·aᵀ)ᵀ (and (bᵀ·aᵀ)ᵀ) on
    * XNNPACK: the copy and packing XNNPACK makes of its right-hand operand is then of the small
@@ -40,6 +49,13 @@ export const wasmMatMulTuning = {
    * (bench/src/matmul-swap.mjs).
    */
   swapTransposedB: true,
+  /**
+   * Products of one right-hand matrix with at least this many output rows (or a transposed
+   * left-hand one, a weight gradient xᵀ·dy) run on the SIMD `matmul_packed`, which copies B
+   * block by block into 8-column strips read contiguously by every tile (and reads a·bᵀ's b
+   * in place). Fewer rows go to `matmul`, where packing would cost more than it saves.
+   */
+  packMinRows: 128,
 };
 
 /** Runs one XNNPACK product of `macs` multiply-adds, threaded when it is big enough. */
@@ -122,7 +138,9 @@ export function wasmMatMul(
 
 /** Whether `wasmMatMulBias` takes a bias for this product (rftkit's SIMD matmul runs it). */
 export function simdRunsProduct(backend: WasmBackend, macs: number): boolean {
-  return simdKernels(backend) !== undefined && !(wasmThreads() > 1 && macs >= wasmMatMulTuning.threadMinMacs);
+  if (simdKernels(backend) === undefined) return false;
+  if (wasmThreads() <= 1 || macs < wasmMatMulTuning.threadMinMacs) return true;
+  return wasmMatMulTuning.simdThreads && simdThreads(backend) !== undefined;
 }
 
 /** `wasmMatMul` plus a `[n]` bias added to every output row (only where `simdRunsProduct`). */
@@ -285,16 +303,31 @@ function simdMatMul(
 ): void {
   const { m, k, n, aBatchShape, bBatchShape, outBatchShape } = matMulShape(a, b, transposeA, transposeB);
   const biasOffset = bias ? tensorData(backend, bias).memoryOffset : 0;
+  const pool = wasmMatMulTuning.simdThreads ? simdThreads(backend) : undefined;
+  const matmul: SimdKernels['matmul'] = pool ? (...args) => pool.run(...args) : (...args) => simd.matmul(...args);
   const batchA = tf.util.sizeFromShape(aBatchShape);
   const batchB = tf.util.sizeFromShape(bBatchShape);
   const batch = tf.util.sizeFromShape(outBatchShape);
+  if (batchB === 1 && Number.isFinite(wasmMatMulTuning.packMinRows) && (transposeA ? batchA === 1 : batchA * m >= wasmMatMulTuning.packMinRows)) {
+    const rows = batchA * m;
+    const threads = pool?.threads ?? 1;
+    const panel = keep(backend.makeOutput([threads * PANEL_FLOATS], 'float32'));
+    const panelOffset = tensorData(backend, panel).memoryOffset;
+    const [ars, acs] = transposeA ? [1, m] : [k, 1];
+    const [brs, bcs] = transposeB ? [1, k] : [n, 1];
+    const aOffset = tensorData(backend, a).memoryOffset;
+    const bOffset = tensorData(backend, b).memoryOffset;
+    if (pool) pool.runPacked(aOffset, bOffset, outOffset, rows, k, n, ars, acs, brs, bcs, n, biasOffset, panelOffset, 4 * PANEL_FLOATS, threads);
+    else simd.matmul_packed(aOffset, bOffset, outOffset, rows, k, n, ars, acs, brs, bcs, n, biasOffset, panelOffset);
+    return;
+  }
   if (wasmMatMulTuning.swapTransposedB && !bias && batchB === 1 && transposeB && !transposeA && batchA * m < n) {
     // As on XNNPACK: (b·aᵀ)ᵀ transposes the few rows of a, not the whole of b (a weight
     // read once per decode step).
     const rows = batchA * m;
     const aT = keep(simdTranspose(backend, simd, a, 1, rows, k));
     const wide = keep(backend.makeOutput([n, rows], 'float32'));
-    simd.matmul(tensorData(backend, b).memoryOffset, tensorData(backend, aT).memoryOffset, tensorData(backend, wide).memoryOffset, n, k, rows, k, 1, 0);
+    matmul(tensorData(backend, b).memoryOffset, tensorData(backend, aT).memoryOffset, tensorData(backend, wide).memoryOffset, n, k, rows, k, 1, rows, rows, 0);
     simd.transpose(tensorData(backend, wide).memoryOffset, outOffset, 1, n, rows);
     return;
   }
@@ -305,13 +338,13 @@ function simdMatMul(
   const aOffset = tensorData(backend, aN).memoryOffset;
   const bOffset = tensorData(backend, bN).memoryOffset;
   if (batchB === 1) {
-    simd.matmul(aOffset, bOffset, outOffset, batchA * m, k, n, k, 1, biasOffset);
+    matmul(aOffset, bOffset, outOffset, batchA * m, k, n, k, 1, n, n, biasOffset);
     return;
   }
   const aIndex = broadcastIndex(aBatchShape, outBatchShape);
   const bIndex = broadcastIndex(bBatchShape, outBatchShape);
   for (let i = 0; i < batch; i++) {
-    simd.matmul(aOffset + aIndex(i) * m * k * 4, bOffset + bIndex(i) * k * n * 4, outOffset + i * m * n * 4, m, k, n, k, 1, biasOffset);
+    matmul(aOffset + aIndex(i) * m * k * 4, bOffset + bIndex(i) * k * n * 4, outOffset + i * m * n * 4, m, k, n, k, 1, n, n, biasOffset);
   }
 }
 
