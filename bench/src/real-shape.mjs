@@ -294,6 +294,7 @@ const figures = {
       }
       session.dispose();
       const rolloutSeconds = (performance.now() - t0) / 1000;
+      log(`grpo: rollout of ${B} × ${N} tokens ${rolloutSeconds.toFixed(1)} s`);
       // Rewards and group-normalised advantages.
       const rewards = Array.from({ length: B }, () => (rng.float() < 0.5 ? 1 : 0));
       const adv = new Float32Array(B);
@@ -317,6 +318,7 @@ const figures = {
         micro.push({ input, old, adv: tf.tensor2d(adv.slice(r, r + n), [n, 1]), lm: tf.slice(lossMask, [r, 0], [n, -1]) });
       }
       const t2 = performance.now();
+      log(`grpo: scored in ${((t2 - t1) / 1000).toFixed(1)} s; update of ${micro.length} micro-batches...`);
       let acc = null;
       const tokens = B * N;
       for (const m of micro) {
@@ -343,12 +345,14 @@ const figures = {
       tf.dispose(Object.values(acc));
       optimizer.variables[0].dataSync();
       const t3 = performance.now();
+      log(`grpo: update ${((t3 - t2) / 1000).toFixed(1)} s`);
       for (const m of micro) tf.dispose([m.input.tokens, m.input.attentionMask, m.old, m.adv, m.lm]);
       tf.dispose([full, mask, lossMask]);
       return { t0, t1, t2, t3, rolloutSeconds };
     };
-    // A warm-up step (first pass of every kernel, Adam's state), then the measured one.
-    step();
+    // A warm-up step (first pass of every kernel, Adam's state), then the measured one; at
+    // full size (`warmup: false`) first-pass costs are a negligible share of one step.
+    if (o.warmup ?? true) step();
     const { t0, t1, t2, t3, rolloutSeconds } = step();
     tf.dispose([prompt.tokens, prompt.attentionMask]);
     return {
