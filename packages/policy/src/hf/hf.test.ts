@@ -226,7 +226,9 @@ describeBackends('HF policies match transformers', () => {
     const a = whole.tokenStats(input, { temperature: 1.3 });
     const b = chunked.tokenStats(input, { temperature: 1.3 });
     expect(maxAbsDiff(a.logp.dataSync(), b.logp.dataSync())).toBeLessThan(1e-6);
-    expect(maxAbsDiff(a.entropy.dataSync(), b.entropy.dataSync())).toBeLessThan(1e-6);
+    // Entropy (≈ ln V here) is logZ − Σ p·z over the vocabulary: TensorFlow's threaded
+    // reductions sum a 3-row chunk in another order than the whole batch, a few float32 ulps.
+    expect(maxAbsDiff(a.entropy.dataSync(), b.entropy.dataSync())).toBeLessThan(1e-5);
     const before = tf.memory().numTensors;
     const copy = whole.clone({ trainable: false });
     const w = copy.getWeights();
