@@ -677,57 +677,20 @@ static inline void pack_b(const float *B, int brs, int bcs, int kc, int nc, floa
 
 #define PSEED(ptr, n) (acc ? load_upto4(ptr, n) : bias ? load_upto4(bias + (ptr - c0), n) : wasm_f32x4_splat(0.0f))
 
-/** Rows [r, r+rows) (rows 1..4) of C's w ≤ 8 columns at c from one packed strip. */
+/**
+ * Rows (1..4) of C's w ≤ 8 columns at c from one packed strip (8 floats per k): full strips
+ * on `matmul`'s tiles with B's row stride 8; the last, narrower strip row by row.
+ */
 static inline void tile_packed(const float *a, int ars, int acs, const float *p, float *c, int ldc, int kc, const float *bias, int acc, int rows, int w) {
-  int w0 = w < 4 ? w : 4, w1 = w - 4;
-  const float *c0 = c;
-  if (rows == 4) {
-    v128_t c00 = PSEED(c, w0), c01 = PSEED(c + 4, w1);
-    c0 = c + ldc;
-    v128_t c10 = acc ? load_upto4(c0, w0) : PSEED(c0, w0), c11 = acc ? load_upto4(c0 + 4, w1) : PSEED(c0 + 4, w1);
-    c0 = c + 2 * ldc;
-    v128_t c20 = acc ? load_upto4(c0, w0) : PSEED(c0, w0), c21 = acc ? load_upto4(c0 + 4, w1) : PSEED(c0 + 4, w1);
-    c0 = c + 3 * ldc;
-    v128_t c30 = acc ? load_upto4(c0, w0) : PSEED(c0, w0), c31 = acc ? load_upto4(c0 + 4, w1) : PSEED(c0 + 4, w1);
-    const float *a0 = a, *a1 = a + ars, *a2 = a + 2 * ars, *a3 = a + 3 * ars;
-    for (int k = 0, ko = 0; k < kc; k++, ko += acs, p += 8) {
-      v128_t b0 = wasm_v128_load(p), b1 = wasm_v128_load(p + 4);
-      v128_t x = wasm_v128_load32_splat(a0 + ko);
-      c00 = MADD(x, b0, c00);
-      c01 = MADD(x, b1, c01);
-      x = wasm_v128_load32_splat(a1 + ko);
-      c10 = MADD(x, b0, c10);
-      c11 = MADD(x, b1, c11);
-      x = wasm_v128_load32_splat(a2 + ko);
-      c20 = MADD(x, b0, c20);
-      c21 = MADD(x, b1, c21);
-      x = wasm_v128_load32_splat(a3 + ko);
-      c30 = MADD(x, b0, c30);
-      c31 = MADD(x, b1, c31);
-    }
-    if (w == 8) {
-      wasm_v128_store(c, c00);
-      wasm_v128_store(c + 4, c01);
-      wasm_v128_store(c + ldc, c10);
-      wasm_v128_store(c + ldc + 4, c11);
-      wasm_v128_store(c + 2 * ldc, c20);
-      wasm_v128_store(c + 2 * ldc + 4, c21);
-      wasm_v128_store(c + 3 * ldc, c30);
-      wasm_v128_store(c + 3 * ldc + 4, c31);
-    } else {
-      store_upto4(c, c00, w0);
-      store_upto4(c + 4, c01, w1);
-      store_upto4(c + ldc, c10, w0);
-      store_upto4(c + ldc + 4, c11, w1);
-      store_upto4(c + 2 * ldc, c20, w0);
-      store_upto4(c + 2 * ldc + 4, c21, w1);
-      store_upto4(c + 3 * ldc, c30, w0);
-      store_upto4(c + 3 * ldc + 4, c31, w1);
-    }
+  if (w == 8) {
+    if (rows == 4) tile4x8(a, ars, acs, p, 8, c, ldc, kc, bias, acc);
+    else
+      for (int r = 0; r < rows; r++) tile1x8(a + r * ars, acs, p, 8, c + r * ldc, kc, bias, acc);
     return;
   }
+  int w0 = w < 4 ? w : 4, w1 = w - 4;
   for (int r = 0; r < rows; r++, a += ars, c += ldc) {
-    c0 = c;
+    const float *c0 = c;
     v128_t x0 = PSEED(c, w0), x1 = PSEED(c + 4, w1);
     const float *q = p;
     for (int k = 0, ko = 0; k < kc; k++, ko += acs, q += 8) {
