@@ -1,10 +1,10 @@
 // GFLOP/s of the wasm matmul routes at the real shape's products: rftkit's SIMD matmul on
-// one thread, rftkit's SIMD matmul as routed (threads where enabled), and XNNPACK on its
-// threads. `node bench/src/matmul-rate.mjs` → median of 7 per product.
+// one thread, rftkit's SIMD matmul as routed (threads where enabled), the same with every
+// product on the packed kernel, and XNNPACK on its threads. `node bench/src/matmul-rate.mjs` → median of 7 per product.
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend, setSimdKernelsEnabled, wasmMatMulTuning } from '@rftkit/tensor';
 
-const threadMinMacs = wasmMatMulTuning.threadMinMacs;
+const { threadMinMacs, packMinRows } = wasmMatMulTuning;
 
 await selectBackend('wasm');
 // [m, k, n, transposeA, transposeB]: a training step's forward, dx and dW products.
@@ -26,11 +26,15 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const routes = {
   'simd threads': () => {
     setSimdKernelsEnabled(true);
-    Object.assign(wasmMatMulTuning, { simdThreads: true, threadMinMacs });
+    Object.assign(wasmMatMulTuning, { simdThreads: true, threadMinMacs, packMinRows });
+  },
+  'simd threads, always packed': () => {
+    setSimdKernelsEnabled(true);
+    Object.assign(wasmMatMulTuning, { simdThreads: true, threadMinMacs, packMinRows: 1 });
   },
   'simd 1 thread': () => {
     setSimdKernelsEnabled(true);
-    Object.assign(wasmMatMulTuning, { simdThreads: false, threadMinMacs: Infinity });
+    Object.assign(wasmMatMulTuning, { simdThreads: false, threadMinMacs: Infinity, packMinRows });
   },
   'xnnpack threads': () => {
     setSimdKernelsEnabled(false);

@@ -114,7 +114,9 @@ export async function makePolicy({ layers, lora, shape = 'smollm2-135m', ...opti
   return policy;
 }
 
-const log = (msg) => process.stderr.write(`[real-shape] ${msg}\n`);
+const log = (msg) => process.stderr.write(`[real-shape] ${msg}${heapNote()}\n`);
+/** `; wasm heap N MB` on wasm, where the heap's 4 GB limit bounds what a step can hold. */
+const heapNote = () => (tf.getBackend() === 'wasm' ? `; wasm heap ${(tf.backend().wasm.HEAPU8.length / 2 ** 20).toFixed(0)} MB` : '');
 
 export function tokensOf(rows, seqLen, vocab) {
   const ids = new Int32Array(rows * seqLen).map((_, i) => 1 + ((i * 7919 + 13) % (vocab - 1)));
@@ -321,7 +323,8 @@ const figures = {
       log(`grpo: scored in ${((t2 - t1) / 1000).toFixed(1)} s; update of ${micro.length} micro-batches...`);
       let acc = null;
       const tokens = B * N;
-      for (const m of micro) {
+      for (const [i, m] of micro.entries()) {
+        if (i > 0 && (i & (i - 1)) === 0) log(`grpo: ${i} of ${micro.length} micro-batches in ${((performance.now() - t2) / 1000).toFixed(1)} s`);
         const { value, grads } = tf.variableGrads(
           () =>
             tf.tidy(() => {

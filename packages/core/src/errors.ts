@@ -14,6 +14,7 @@ export type RftErrorCode =
   | 'E_SHAPE'
   | 'E_REWARD'
   | 'E_STATE'
+  | 'E_MEMORY'
   | 'E_COMPONENT';
 
 export class RftError extends Error {
@@ -118,6 +119,21 @@ export class ShapeError extends RftError {
 export class StateError extends RftError {
   constructor(component: string, reason: string) {
     super('E_STATE', `Cannot restore state of '${component}': ${reason}`);
+  }
+}
+
+/**
+ * A backend ran out of memory for a tensor (the wasm heap stops at 4 GB). Raised where the
+ * allocation fails, instead of the out-of-bounds trap that writing through its null pointer
+ * would cause later; `requestedBytes` is the allocation that did not fit.
+ */
+export class OutOfMemoryError extends RftError {
+  readonly backend: string;
+  readonly requestedBytes: number;
+  constructor(backend: string, requestedBytes: number, reason: string) {
+    super('E_MEMORY', `Out of memory on backend '${backend}': ${reason}`);
+    this.backend = backend;
+    this.requestedBytes = requestedBytes;
   }
 }
 

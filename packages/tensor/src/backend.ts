@@ -5,6 +5,8 @@ import { installAliasingSaves } from './engine-saves';
 import { installKernels } from './kernels/index';
 import { simdBuild } from './kernels/simd';
 import { isWasmBackend } from './kernels/wasm-internals';
+import { guardWasmHeap } from './kernels/wasm-heap';
+import { installFreeingGradients } from './engine-gradients';
 import {
   WASM_THREADS_CHECKED_VERSION,
   prepareWasmThreads,
@@ -50,6 +52,8 @@ export async function registerGradients(): Promise<void> {
   if (gradientsRegistered) return;
   await import('./gradients');
   installAliasingSaves();
+  // RFTKIT_FREE_DURING_BACKWARD=0 keeps tfjs' own backward pass (everything freed at its end).
+  if (typeof process === 'undefined' || process.env.RFTKIT_FREE_DURING_BACKWARD !== '0') installFreeingGradients();
   gradientsRegistered = true;
 }
 
@@ -175,7 +179,8 @@ async function setWasmBackend(threads: number): Promise<number> {
     ok = await tf.setBackend('wasm');
   }
   if (!ok) throw new Error(`tf.setBackend('wasm') failed after loading @tensorflow/tfjs-backend-wasm`);
-  const wasm = (tf.backend() as unknown as { wasm: unknown }).wasm;
+  const wasm = (tf.backend() as unknown as { wasm: Parameters<typeof guardWasmHeap>[0] }).wasm;
+  guardWasmHeap(wasm);
   unrefWasmWorkers(wasm);
   if (threaded) splitWasmThreadPools(wasm);
   return wasmThreads() > 1 ? wasmThreads() : (mod.getThreadsCount?.() ?? 1);

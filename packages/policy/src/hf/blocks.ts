@@ -2,7 +2,7 @@
 // modeling_qwen3.py, modeling_gpt2.py in transformers for the reference definitions).
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '@rftkit/core';
-import { embeddingGrad, gelu, layerNorm } from '@rftkit/tensor';
+import { embeddingGrad, gelu, layerNorm, rmsNorm as rmsNormOp, siluMul } from '@rftkit/tensor';
 import type { HfModelConfig, Llama3RopeScaling } from '@rftkit/hf';
 import { dense } from '../layers';
 import { withAdapter } from './lora';
@@ -50,10 +50,12 @@ export function conv1d(W: Weights, name: string, x: tf.Tensor2D): tf.Tensor2D {
   return withAdapter(W, name, x, dense(x, W[`${name}.weight`]!, W[`${name}.bias`]!));
 }
 
-/** RMSNorm over the last axis, in float32: `w · x / sqrt(mean(x²) + eps)` (LlamaRMSNorm). */
+/**
+ * RMSNorm over the last axis, in float32: `w · x / sqrt(mean(x²) + eps)` (LlamaRMSNorm).
+ * @rftkit/tensor's op: the backward pass keeps only `x` and `w`.
+ */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
-  const variance = tf.mean(tf.square(x), -1, true);
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
+  return rmsNormOp(x, weight, eps);
 }
 
 /** LayerNorm with gain and bias (GPT-2): @rftkit/tensor's fused op at eps 1e-5. */
@@ -83,9 +85,12 @@ export function activation(act: string): (x: tf.Tensor) => tf.Tensor {
 
 /** SwiGLU MLP (llama/qwen/mistral): `down(act(gate(x)) · up(x))`. */
 export function gatedMlp(W: Weights, prefix: string, x: tf.Tensor2D, cfg: HfModelConfig): tf.Tensor2D {
-  const act = activation(cfg.hiddenAct);
-  const gate = act(linear(W, `${prefix}.gate_proj`, x, cfg.mlpBias)) as tf.Tensor2D;
-  return linear(W, `${prefix}.down_proj`, tf.mul(gate, linear(W, `${prefix}.up_proj`, x, cfg.mlpBias)), cfg.mlpBias);
+  const gate = linear(W, `${prefix}.gate_proj`, x, cfg.mlpBias);
+  const up = linear(W, `${prefix}.up_proj`, x, cfg.mlpBias);
+  // silu (every llama/qwen/mistral checkpoint): one op whose backward keeps only gate and up.
+  const silu = cfg.hiddenAct === 'silu' || cfg.hiddenAct === 'swish';
+  const product = silu ? siluMul(gate, up) : tf.mul(activation(cfg.hiddenAct)(gate), up);
+  return linear(W, `${prefix}.down_proj`, product as tf.Tensor2D, cfg.mlpBias);
 }
 
 /** llama3 rescaling of the inverse frequencies (transformers' `_compute_llama3_parameters`). */
@@ -118,13 +123,34 @@ export function ropeAngles(positions: tf.Tensor1D, invFreq: Float32Array): { cos
   return { cos: tf.cos(angles), sin: tf.sin(angles) };
 }
 
-/** Rotate-half RoPE of `x [N, heads·dh]` (heads side by side), `cos`/`sin` `[N, 1, dh/2]`. */
-export function applyRope(x: tf.Tensor2D, heads: number, rope: { cos: tf.Tensor; sin: tf.Tensor }): tf.Tensor2D {
-  const [N, D] = x.shape;
+/** Rotate-half RoPE of `x [N, heads·dh]` by angles with `cos`/`sin` `[N, 1, dh/2]`. */
+function rotateHalf(x: tf.Tensor, heads: number, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
+  const [N, D] = x.shape as [number, number];
   const [x1, x2] = tf.split(tf.reshape(x, [N, heads, D / heads]), 2, -1) as [tf.Tensor, tf.Tensor];
-  const { cos, sin } = rope;
   const out = tf.concat([tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))], -1);
   return tf.reshape(out, [N, D]);
+}
+
+/**
+ * Rotate-half RoPE of `x [N, heads·dh]` (heads side by side), `cos`/`sin` `[N, 1, dh/2]`.
+ * A rotation, so its gradient is the rotation back (sin negated): the backward pass keeps
+ * only the angles, not the halves of `x` that autodiff of the products would.
+ */
+export function applyRope(x: tf.Tensor2D, heads: number, rope: { cos: tf.Tensor; sin: tf.Tensor }): tf.Tensor2D {
+  const { cos, sin } = rope;
+  if (!tf.engine().isTapeOn()) return rotateHalf(x, heads, cos, sin) as tf.Tensor2D;
+  const op = tf.customGrad((xs, c, s, save) => {
+    (save as tf.GradSaveFunc)([c as tf.Tensor, s as tf.Tensor]);
+    return {
+      value: tf.tidy(() => rotateHalf(xs as tf.Tensor, heads, c as tf.Tensor, s as tf.Tensor)),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [cs, sn] = saved as [tf.Tensor, tf.Tensor];
+        // The angles come from positions: no gradient flows into them.
+        return [tf.tidy(() => rotateHalf(dy, heads, cs, tf.neg(sn))), tf.zerosLike(cs), tf.zerosLike(sn)];
+      },
+    };
+  });
+  return op(x, cos, sin) as tf.Tensor2D;
 }
 
 /**

@@ -7,3 +7,5 @@ export { type TokenLogProbs, tokenLogProbs, tokenLogProbsComposite, tokenLogProb
 export { type HeadTokenLogProbsOptions, headTokenLogProbs, headTokenLogProbsDense } from './head-token-log-probs';
 export { sumOfSquares, sumOfSquaresComposite } from './sum-of-squares';
 export { embeddingGrad, embeddingGradComposite } from './embedding-grad';
+export { rmsNorm, rmsNormComposite } from './rms-norm';
+export { siluMul, siluMulComposite } from './silu-mul';
