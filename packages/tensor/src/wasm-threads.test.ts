@@ -5,7 +5,9 @@ import { wasmMatMulTuning } from './kernels/wasm-batch-matmul';
 import { expectAllClose } from './testing/close';
 import { seededUniform } from './testing/random';
 import { wasmThreads, withWasmThreads } from './wasm-threads';
-import { simdThreads } from './kernels/simd';
+import { setSimdThreadsEnabled, simdThreads } from './kernels/simd';
+import { simdThreadTuning } from './kernels/simd-threads';
+import { adamStep } from './ops/adam';
 import type { WasmBackend } from './kernels/wasm-internals';
 
 // This file is the first to initialise wasm in its process (vitest runs each file in a
@@ -105,6 +107,31 @@ describe('multi-threaded wasm backend', () => {
     expect(packedRuns).toHaveBeenCalledTimes(3);
     runs.mockRestore();
     packedRuns.mockRestore();
+  });
+
+  it("splits a large Adam update across rftkit's SIMD threads, bit for bit the one-thread result", async () => {
+    const backend = tf.backend() as unknown as WasmBackend;
+    for (let i = 0; i < 500 && (simdThreads(backend)?.threads ?? 1) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const pool = simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
+    const runs = vi.spyOn(pool, 'runAdam');
+    const n = 600_001;
+    expect(n).toBeGreaterThanOrEqual(simdThreadTuning.minAdamElements);
+    const [x, g, m, v] = [21, 22, 23, 24].map((seed, i) => tf.tensor1d(i === 3 ? lcg(n, seed).map(Math.abs) : lcg(n, seed)));
+    const o = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 3, weightDecay: 0.01, mode: 'adamw' as const };
+    const before = tf.memory().numTensors;
+    const threaded = adamStep(x!, g!, m!, v!, o);
+    setSimdThreadsEnabled(false);
+    const single = adamStep(x!, g!, m!, v!, o);
+    setSimdThreadsEnabled(true);
+    threaded.forEach((t, i) => {
+      expect(Array.from(t.dataSync())).toEqual(Array.from(single[i]!.dataSync()));
+    });
+    expect(runs).toHaveBeenCalledTimes(1);
+    expect(pool.threads).toBe(2);
+    tf.dispose([...threaded, ...single]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x!, g!, m!, v!]);
+    runs.mockRestore();
   });
 
   it('puts the one-thread pool back after a threaded call, even when it throws', () => {

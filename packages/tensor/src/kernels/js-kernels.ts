@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type AttentionDims, attentionBackward, attentionForward } from './js-attention';
-import { runSimd, type SimdKernels, simdKernels } from './simd';
+import { runSimd, type SimdKernels, simdKernels, simdThreads } from './simd';
 import { isWasmBackend, tensorData, type WasmBackend } from './wasm-internals';
 
 /**
@@ -361,8 +361,23 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
           backend,
           [x!, g!, m!, v!],
           [[...x!.shape], [...x!.shape], [...x!.shape]],
-          (k, [xp, gp, mp, vp], [x1, m1, v1]) =>
-            k.adam_update(xp!, gp!, mp!, vp!, x1!, m1!, v1!, n, a.stepSize, a.beta1, a.beta2, a.eps, a.bc2, a.decay, a.l2, f(1 - a.beta1), f(1 - a.beta2)),
+          (k, [xp, gp, mp, vp], [x1, m1, v1]) => {
+            const scalars: [number, number, number, number, number, number, number, number, number] = [
+              a.stepSize,
+              a.beta1,
+              a.beta2,
+              a.eps,
+              a.bc2,
+              a.decay,
+              a.l2,
+              f(1 - a.beta1),
+              f(1 - a.beta2),
+            ];
+            // Large parameters on every thread (an embedding table is 28M values at 135M parameters).
+            const pool = simdThreads(backend as WasmBackend);
+            if (pool) pool.runAdam([xp!, gp!, mp!, vp!, x1!, m1!, v1!], n, scalars);
+            else k.adam_update(xp!, gp!, mp!, vp!, x1!, m1!, v1!, n, ...scalars);
+          },
           ([xv, gv, mv, vv], outs) => adamUpdate(xv!, gv!, mv!, vv!, outs, a),
         );
       },

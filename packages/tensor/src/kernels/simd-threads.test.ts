@@ -10,21 +10,25 @@ import { SimdThreads, simdThreadTuning } from './simd-threads';
 interface Api {
   Module: new (bytes: Uint8Array) => object;
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBufferLike };
-  Instance: new (m: object, imports: object) => { exports: { matmul: (...args: number[]) => void; matmul_packed: (...args: number[]) => void } };
+  Instance: new (
+    m: object,
+    imports: object,
+  ) => { exports: { matmul: (...args: number[]) => void; matmul_packed: (...args: number[]) => void; adam_update: (...args: number[]) => void } };
 }
 const WA = (globalThis as unknown as { WebAssembly: Api }).WebAssembly;
 
 const module = new WA.Module(Uint8Array.from(atob(SIMD_MODULE_SHARED), (c) => c.charCodeAt(0)));
 const memory = new WA.Memory({ initial: 128, maximum: 128, shared: true });
 const kernels = new WA.Instance(module, { env: { memory } }).exports;
-const { matmul, matmul_packed } = kernels;
+const { matmul, matmul_packed, adam_update } = kernels;
 const PANEL_BYTES = 4 * 256 * 1024;
-const minMacs = simdThreadTuning.minMacs;
+const { minMacs, minAdamElements } = simdThreadTuning;
 simdThreadTuning.minMacs = 0;
+simdThreadTuning.minAdamElements = 0;
 const pool = new SimdThreads(module, memory, kernels, 3);
 afterAll(() => {
   pool.stop();
-  simdThreadTuning.minMacs = minMacs;
+  Object.assign(simdThreadTuning, { minMacs, minAdamElements });
 });
 
 async function started(): Promise<void> {
@@ -93,6 +97,30 @@ describe('SIMD matmul on worker threads', () => {
       expect(Array.from(packedMany)).toEqual(Array.from(packedOne));
       const gotPacked = Float32Array.from({ length: M * N }, (_, idx) => packedMany[Math.floor(idx / N) * ldc + (idx % N)]!);
       expectAllClose(gotPacked, want, { rtol: 1e-5, atol: 1e-5 });
+    });
+  }
+
+  // Adam is elementwise: ranges cut at 16-float lines, the last one ragged, or empty ones
+  // when there are fewer lines than threads.
+  for (const n of [1003, 40, 5]) {
+    it(`adam_update over ${n} parameters equals one thread bit for bit`, async () => {
+      await started();
+      const view = (i: number) => new Float32Array(memory.buffer, 4 * 2048 * i, n);
+      const [x, g, m, v] = [0, 1, 2, 3].map((i) => view(i).fill(0)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      x.set(seededUniform(n, 11));
+      g.set(seededUniform(n, 12, 0.1));
+      m.set(seededUniform(n, 13, 0.01));
+      v.set(seededUniform(n, 14, 0.01).map(Math.abs));
+      const outs = (base: number): Float32Array[] => [view(base), view(base + 1), view(base + 2)].map((o) => o.fill(7));
+      const [one, many] = [outs(4), outs(7)];
+      const scalars = [1e-3, 0.9, 0.999, 1e-8, 0.998, 0.01, 0, Math.fround(0.1), Math.fround(0.001)];
+      const ptrs = (o: Float32Array[]) => [x, g, m, v, ...o].map((t) => t!.byteOffset);
+      adam_update(...ptrs(one!), n, ...scalars);
+      pool.runAdam(ptrs(many!), n, scalars);
+      one!.forEach((o, i) => {
+        expect(Array.from(many![i]!)).toEqual(Array.from(o));
+      });
+      expect(one![0]!.some((value, i) => value !== x[i])).toBe(true);
     });
   }
 });

@@ -18,17 +18,20 @@ const DONE = 1;
 const READY = 2;
 /** Set by a worker whose part threw (a trap): the caller throws in turn. */
 const FAILED = 3;
-/** Which kernel the part runs: 0 `matmul`, 1 `matmul_packed`. */
+/** Which kernel the part runs: 0 `matmul`, 1 `matmul_packed`, 2 `adam_update`. */
 const FN = 4;
 const ARGS = 5;
-const MAX_ARGS = 13;
+const MAX_ARGS = 17;
+/** adam_update's 7 pointers and n, then its 9 float32 scalars (read through a Float32 view). */
+const ADAM_INTS = 8;
 
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, spin } = workerData;
-const { matmul, matmul_packed } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { matmul, matmul_packed, adam_update } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 const args = new Uint32Array(control, ${ARGS * 4}, ${MAX_ARGS});
+const f = new Float32Array(control, ${ARGS * 4}, ${MAX_ARGS});
 Atomics.store(ctl, ${READY}, 1);
 let seen = 0;
 for (;;) {
@@ -38,6 +41,7 @@ for (;;) {
   if (seen === -1) break;
   try {
     if (ctl[${FN}] === 1) matmul_packed(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12]);
+    else if (ctl[${FN}] === 2) adam_update(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16]);
     else matmul(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10]);
   } catch {
     Atomics.store(ctl, ${FAILED}, 1);
@@ -51,12 +55,14 @@ type Kernel = (...args: number[]) => void;
 interface Kernels {
   matmul: Kernel;
   matmul_packed: Kernel;
+  adam_update: Kernel;
 }
 
 /** One worker and its control block. */
 class SimdWorker {
   private readonly ctl: Int32Array;
   private readonly args: Uint32Array;
+  private readonly floats: Float32Array;
   private readonly worker: Worker;
   private seq = 0;
   private failed = false;
@@ -65,6 +71,7 @@ class SimdWorker {
     const control = new SharedArrayBuffer((ARGS + MAX_ARGS) * 4);
     this.ctl = new Int32Array(control);
     this.args = new Uint32Array(control, ARGS * 4, MAX_ARGS);
+    this.floats = new Float32Array(control, ARGS * 4, MAX_ARGS);
     this.worker = new Worker(WORKER, { eval: true, workerData: { module, memory, control, spin } });
     this.worker.on('error', () => {
       this.failed = true;
@@ -76,9 +83,11 @@ class SimdWorker {
     return !this.failed && Atomics.load(this.ctl, READY) === 1;
   }
 
-  start(fn: 0 | 1, args: number[]): void {
+  /** `ints` from the first argument on, then `floats` as float32 (the kernel's f32 parameters). */
+  start(fn: 0 | 1 | 2, args: number[], floats: number[] = []): void {
     this.ctl[FN] = fn;
     this.args.set(args);
+    this.floats.set(floats, args.length);
     this.seq = (this.seq + 1) & 0x3fffffff;
     Atomics.store(this.ctl, SEQ, this.seq);
     Atomics.notify(this.ctl, SEQ);
@@ -91,7 +100,7 @@ class SimdWorker {
       if (++spins > 100_000) Atomics.wait(this.ctl, DONE, Atomics.load(this.ctl, DONE), 1000);
     }
     if (Atomics.exchange(this.ctl, FAILED, 0) === 1) {
-      throw new Error('rftkit SIMD matmul: a worker thread trapped on its part of the product (memory access out of bounds?)');
+      throw new Error('rftkit SIMD kernels: a worker thread trapped on its part of the work (memory access out of bounds?)');
     }
   }
 
@@ -105,6 +114,8 @@ class SimdWorker {
 export const simdThreadTuning = {
   /** Products below this many multiply-adds run on the calling thread alone. */
   minMacs: 1_000_000,
+  /** Adam updates of fewer parameters run on the calling thread alone. */
+  minAdamElements: 256 * 1024,
   /** How many `Atomics.load`s a worker spins through before it sleeps again. */
   spin: 200_000,
 };
@@ -149,6 +160,36 @@ export class SimdThreads {
         ? [A + 4 * from * ars, B, C + 4 * from * ldc, size, K, N, ars, acs, brs, bcs, ldc, bias, panel + t * panelBytes]
         : [A, B + 4 * from * bcs, C + 4 * from, M, K, size, ars, acs, brs, bcs, ldc, bias ? bias + 4 * from : 0, panel + t * panelBytes],
     );
+  }
+
+  /**
+   * `adam_update` (see SimdKernels) over parameters cut into one contiguous range per thread:
+   * it is elementwise, so every value is the same however the range is cut. `ptrs` are x, g,
+   * m, v, x1, m1, v1; `scalars` its 9 float parameters.
+   */
+  runAdam(ptrs: readonly number[], n: number, scalars: readonly number[]): void {
+    const threads = n >= simdThreadTuning.minAdamElements ? this.threads : 1;
+    // Ranges of whole 16-float (64-byte) lines, so no two threads write one cache line.
+    const part = (t: number) => Math.min(n, Math.ceil((n * t) / threads / 16) * 16);
+    const partArgs = (t: number) => {
+      const from = part(t);
+      const size = part(t + 1) - from;
+      return size > 0 ? [...ptrs.map((p) => p + 4 * from), size] : undefined;
+    };
+    const busy: SimdWorker[] = [];
+    for (let t = 1; t < threads; t++) {
+      const a = partArgs(t);
+      if (!a) continue;
+      const worker = this.workers[t - 1] as SimdWorker;
+      worker.start(2, a, [...scalars]);
+      busy.push(worker);
+    }
+    try {
+      const own = partArgs(0);
+      if (own) this.kernels.adam_update(...own, ...scalars);
+    } finally {
+      for (const w of busy) w.finish();
+    }
   }
 
   /** Runs kernel `fn` in parts over `available` threads (read once: a worker may start meanwhile). */
