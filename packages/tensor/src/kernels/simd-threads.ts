@@ -170,52 +170,47 @@ export class SimdThreads {
   runAdam(ptrs: readonly number[], n: number, scalars: readonly number[]): void {
     const threads = n >= simdThreadTuning.minAdamElements ? this.threads : 1;
     // Ranges of whole 16-float (64-byte) lines, so no two threads write one cache line.
-    const part = (t: number) => Math.min(n, Math.ceil((n * t) / threads / 16) * 16);
-    const partArgs = (t: number) => {
-      const from = part(t);
-      const size = part(t + 1) - from;
-      return size > 0 ? [...ptrs.map((p) => p + 4 * from), size] : undefined;
-    };
-    const busy: SimdWorker[] = [];
-    for (let t = 1; t < threads; t++) {
-      const a = partArgs(t);
-      if (!a) continue;
-      const worker = this.workers[t - 1] as SimdWorker;
-      worker.start(2, a, [...scalars]);
-      busy.push(worker);
-    }
-    try {
-      const own = partArgs(0);
-      if (own) this.kernels.adam_update(...own, ...scalars);
-    } finally {
-      for (const w of busy) w.finish();
-    }
+    this.inParts(2, threads, n, 16, (from, size) => [...ptrs.map((p) => p + 4 * from), size], scalars);
   }
 
   /** Runs kernel `fn` in parts over `available` threads (read once: a worker may start meanwhile). */
   private split(fn: 0 | 1, available: number, M: number, K: number, N: number, args: (byRows: boolean, from: number, size: number, thread: number) => number[]): void {
     const threads = M * K * N >= simdThreadTuning.minMacs ? available : 1;
-    const kernel = fn === 0 ? this.kernels.matmul : this.kernels.matmul_packed;
     const byRows = fn === 0 ? M >= 4 * threads : N < 16 * threads && M >= 4 * threads;
-    const total = byRows ? M : N;
-    const align = byRows ? 4 : 8;
+    this.inParts(fn, threads, byRows ? M : N, byRows ? 4 : 8, (from, size, t) => args(byRows, from, size, t));
+  }
+
+  /**
+   * Kernel `fn` over `total` items cut into `threads` parts of multiples of `align`: parts
+   * 1.. on the workers, part 0 on the calling thread, then waits for the workers. `args`
+   * gives a part's integer arguments; `floats` follow them for every part.
+   */
+  private inParts(
+    fn: 0 | 1 | 2,
+    threads: number,
+    total: number,
+    align: number,
+    args: (from: number, size: number, thread: number) => number[],
+    floats: readonly number[] = [],
+  ): void {
+    const kernel = [this.kernels.matmul, this.kernels.matmul_packed, this.kernels.adam_update][fn] as Kernel;
     const part = (t: number) => Math.min(total, Math.ceil((total * t) / threads / align) * align);
     const partArgs = (t: number) => {
       const from = part(t);
       const size = part(t + 1) - from;
-      return size > 0 ? args(byRows, from, size, t) : undefined;
+      return size > 0 ? args(from, size, t) : undefined;
     };
     const busy: SimdWorker[] = [];
     for (let t = 1; t < threads; t++) {
       const a = partArgs(t);
       if (!a) continue;
       const worker = this.workers[t - 1] as SimdWorker;
-      worker.start(fn, a);
+      worker.start(fn, a, [...floats]);
       busy.push(worker);
     }
     try {
       const own = partArgs(0);
-      if (own) kernel(...own);
+      if (own) kernel(...own, ...floats);
     } finally {
       for (const w of busy) w.finish();
     }
