@@ -10,6 +10,9 @@ await selectBackend('wasm');
 // [m, k, n, transposeA, transposeB]: a training step's forward, dx and dW products.
 const cases = [
   [64, 576, 1536, false, true],
+  // decode: the LM head and a kv projection at 64 rows
+  [64, 576, 49152, false, true],
+  [64, 576, 192, false, true],
   [64, 1536, 576, false, true],
   [64, 576, 576, false, true],
   [64, 1536, 576, false, false],

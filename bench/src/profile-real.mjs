@@ -1,6 +1,7 @@
 // Kernel profile of one training micro-batch at the real shape (bench/src/real-shape.mjs):
 // `node bench/src/profile-real.mjs [wasm] '<json>'` with rows, seqLen, layers (default: the
 // shape's), shape (smollm2-135m | qwen2.5-0.5b), lora (true: r=16), variant chunked|full|recompute.
+// decode (true: prefill `rows`×`seqLen`, then profile `newTokens` KV-cached steps, default 16).
 // PROFILE_HEAP=1 also logs every growth of the wasm heap in step 1, with the kernel that grew it. Prints the build, forward, and step times, then the kernels of
 // the step by exclusive time (a kernel's time less the kernels it ran inside it).
 import * as tf from '@tensorflow/tfjs-core';
@@ -58,6 +59,10 @@ let t = performance.now();
 const policy = await makePolicy({ layers: o.layers, shape: o.shape, recompute: o.variant === 'recompute', ...(o.lora ? { lora: LORA_R16 } : {}) });
 console.log(`build ${((performance.now() - t) / 1000).toFixed(1)} s`);
 const input = tokensOf(o.rows, o.seqLen, SHAPES[o.shape ?? 'smollm2-135m'].vocab_size);
+if (o.decode) {
+  profileDecode();
+  process.exit(0);
+}
 t = performance.now();
 tf.tidy(() => policy.tokenStats(input).logp.dataSync());
 console.log(`forward (tokenStats, no tape) ${((performance.now() - t) / 1000).toFixed(2)} s`);
@@ -78,3 +83,28 @@ const rows = [...timer.table.entries()].sort((a, b) => b[1].ms - a[1].ms);
 const total = rows.reduce((a, [, e]) => a + e.ms, 0);
 console.log(`step 2 ${(wall / 1000).toFixed(2)} s, kernel time ${(total / 1000).toFixed(2)} s`);
 for (const [k, e] of rows.slice(0, 30)) console.log(`${e.ms.toFixed(1).padStart(9)} ms ${String(e.n).padStart(6)}  ${k}`);
+
+/** Prefill, one warm-up step, then `newTokens` decode steps under the kernel timer. */
+function profileDecode() {
+  const n = o.newTokens ?? 16;
+  const next = new Int32Array(o.rows).fill(5);
+  let t0 = performance.now();
+  const { session, logits } = policy.startDecode(input, n + 1);
+  logits.dispose();
+  console.log(`prefill ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  session.step(next).dispose();
+  const timer = kernelTimer();
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const l = session.step(next);
+    l.dataSync();
+    l.dispose();
+  }
+  const wall = performance.now() - t0;
+  timer.stop();
+  session.dispose();
+  const rows = [...timer.table.entries()].sort((a, b) => b[1].ms - a[1].ms);
+  const total = rows.reduce((a, [, e]) => a + e.ms, 0);
+  console.log(`${n} decode steps ${(wall / 1000).toFixed(2)} s (${((o.rows * n) / (wall / 1000)).toFixed(1)} tokens/s), kernel time ${(total / 1000).toFixed(2)} s`);
+  for (const [k, e] of rows.slice(0, 30)) console.log(`${e.ms.toFixed(1).padStart(9)} ms ${String(e.n).padStart(6)}  ${k}`);
+}

@@ -177,15 +177,17 @@ static int softmax_row4(const float *qi, const float *kb, const float *mask, flo
 }
 
 /**
- * Attention forward over heads laid side by side: q [B,Tq,H·dh], k/v [B,Tk,H·dh],
- * keyMask [B,Tk] (> 0 visible). Query i sees key j when visible and, if causal,
- * j ≤ i + Tk − Tq; a query that sees none averages all Tk values. Writes out [B,Tq,H·dh]
- * and probs [B,H,Tq,Tk].
+ * Attention forward over heads laid side by side: q [B,Tq,H·dh], k/v [B,Tk,KH·dh] with KH
+ * dividing H (grouped-query attention: query head h reads kv head h / (H/KH)),
+ * keyMask [B,Tk] (> 0 visible). Only the first L ≤ Tk keys exist (a cache filled that far;
+ * the rest are never read and get probability 0). Query i sees key j < L when visible and,
+ * if causal, j ≤ i + L − Tq; a query that sees none averages all L values. Writes
+ * out [B,Tq,H·dh] and probs [B,H,Tq,Tk].
  */
 EXPORT(attention_forward)
 void attention_forward(const float *q, const float *k, const float *v, const float *keyMask, float *out, float *probs,
-                       int B, int Tq, int Tk, int H, int dh, int causal) {
-  const int D = H * dh;
+                       int B, int Tq, int Tk, int L, int H, int KH, int dh, int causal) {
+  const int D = H * dh, DK = KH * dh, group = H / KH;
   const float scale = 1.0f / __builtin_sqrtf((float)dh);
   for (int b = 0; b < B; b++) {
     const float *mask = keyMask + b * Tk;
@@ -193,15 +195,16 @@ void attention_forward(const float *q, const float *k, const float *v, const flo
       for (int i = 0; i < Tq; i++) {
         const float *qi = q + (b * Tq + i) * D + h * dh;
         float *p = probs + ((b * H + h) * Tq + i) * Tk;
-        int last = causal ? i + Tk - Tq : Tk - 1;
-        if (last > Tk - 1) last = Tk - 1;
+        int last = causal ? i + L - Tq : L - 1;
+        if (last > L - 1) last = L - 1;
+        zero(p + L, Tk - L);
         if ((dh & 3) == 0) {
-          last = softmax_row4(qi, k + b * Tk * D + h * dh, mask, p, Tk, D, dh, last, scale);
+          last = softmax_row4(qi, k + b * Tk * DK + (h / group) * dh, mask, p, L, DK, dh, last, scale);
         } else {
           float max = -__builtin_inff();
-          for (int j = 0; j < Tk; j++) {
+          for (int j = 0; j < L; j++) {
             if (j <= last && mask[j] > 0.0f) {
-              float s = dot(qi, k + (b * Tk + j) * D + h * dh, dh) * scale;
+              float s = dot(qi, k + (b * Tk + j) * DK + (h / group) * dh, dh) * scale;
               p[j] = s;
               if (s > max) max = s;
             } else {
@@ -209,23 +212,23 @@ void attention_forward(const float *q, const float *k, const float *v, const flo
             }
           }
           if (max == -__builtin_inff()) {
-            for (int j = 0; j < Tk; j++) p[j] = 1.0f / (float)Tk;
-            last = Tk - 1;
+            for (int j = 0; j < L; j++) p[j] = 1.0f / (float)L;
+            last = L - 1;
           } else {
             float sum = 0.0f;
-            for (int j = 0; j < Tk; j++) {
+            for (int j = 0; j < L; j++) {
               float e = p[j] == -__builtin_inff() ? 0.0f : exp_f32(p[j] - max);
               p[j] = e;
               sum += e;
             }
             const float inv = 1.0f / sum;
-            for (int j = 0; j < Tk; j++) p[j] *= inv;
+            for (int j = 0; j < L; j++) p[j] *= inv;
           }
         }
         float *o = out + (b * Tq + i) * D + h * dh;
         zero(o, dh);
         for (int j = 0; j <= last; j++) {
-          if (p[j] != 0.0f) axpy(o, p[j], v + (b * Tk + j) * D + h * dh, dh);
+          if (p[j] != 0.0f) axpy(o, p[j], v + (b * Tk + j) * DK + (h / group) * dh, dh);
         }
       }
     }
@@ -234,17 +237,18 @@ void attention_forward(const float *q, const float *k, const float *v, const flo
 
 /**
  * Attention backward from dout [B,Tq,H·dh] and the forward's probs: dq, dk, dv (same
- * layouts as q, k, v). dS_j = p_j (dP_j − Σ_j p_j dP_j) with dP_j = dout_i · v_j, which is
+ * layouts as q, k, v; the query heads of a group add into their kv head's dk and dv, in
+ * head order). dS_j = p_j (dP_j − Σ_j p_j dP_j) with dP_j = dout_i · v_j, which is
  * computed twice rather than kept (the kernel has no scratch memory).
  */
 EXPORT(attention_backward)
 void attention_backward(const float *dout, const float *q, const float *k, const float *v, const float *probs, float *dq,
-                        float *dk, float *dv, int B, int Tq, int Tk, int H, int dh) {
-  const int D = H * dh;
+                        float *dk, float *dv, int B, int Tq, int Tk, int H, int KH, int dh) {
+  const int D = H * dh, DK = KH * dh, group = H / KH;
   const float scale = 1.0f / __builtin_sqrtf((float)dh);
   zero(dq, B * Tq * D);
-  zero(dk, B * Tk * D);
-  zero(dv, B * Tk * D);
+  zero(dk, B * Tk * DK);
+  zero(dv, B * Tk * DK);
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       for (int i = 0; i < Tq; i++) {
@@ -254,53 +258,54 @@ void attention_backward(const float *dout, const float *q, const float *k, const
         // Keys past the last nonzero probability contribute nothing (causal rows end early).
         int end = Tk;
         while (end > 0 && p[end - 1] == 0.0f) end--;
-        const float *vb = v + b * Tk * D + h * dh, *kb = k + b * Tk * D + h * dh;
-        float *dvb = dv + b * Tk * D + h * dh, *dkb = dk + b * Tk * D + h * dh;
+        const int ko = b * Tk * DK + (h / group) * dh;
+        const float *vb = v + ko, *kb = k + ko;
+        float *dvb = dv + ko, *dkb = dk + ko;
         // Σ_j p_j dP_j, with dP_j = dout_i · v_j four keys at a time; dV_j += p_j dout_i.
         int j = 0;
         float rowDot = 0.0f;
         if ((dh & 3) == 0) {
           for (; j + 4 <= end; j += 4) {
-            const float *v0 = vb + j * D;
+            const float *v0 = vb + j * DK;
             // Summed key by key, in order, as the one-key loop below does.
-            v128_t pd = wasm_f32x4_mul(wasm_v128_load(p + j), dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh, 1));
+            v128_t pd = wasm_f32x4_mul(wasm_v128_load(p + j), dot4(g, v0, v0 + DK, v0 + 2 * DK, v0 + 3 * DK, dh, 1));
             rowDot += wasm_f32x4_extract_lane(pd, 0);
             rowDot += wasm_f32x4_extract_lane(pd, 1);
             rowDot += wasm_f32x4_extract_lane(pd, 2);
             rowDot += wasm_f32x4_extract_lane(pd, 3);
-            for (int t = 0; t < 4; t++) axpy(dvb + (j + t) * D, p[j + t], g, dh);
+            for (int t = 0; t < 4; t++) axpy(dvb + (j + t) * DK, p[j + t], g, dh);
           }
         }
         for (; j < end; j++) {
           if (p[j] == 0.0f) continue;
-          rowDot += p[j] * dot(g, vb + j * D, dh);
-          axpy(dvb + j * D, p[j], g, dh);
+          rowDot += p[j] * dot(g, vb + j * DK, dh);
+          axpy(dvb + j * DK, p[j], g, dh);
         }
         // dS_j = p_j (dP_j − Σ p dP) · scale; dQ_i += dS_j k_j; dK_j += dS_j q_i.
         j = 0;
         if ((dh & 3) == 0) {
           const v128_t vrow = wasm_f32x4_splat(rowDot), vscale = wasm_f32x4_splat(scale);
           for (; j + 4 <= end; j += 4) {
-            const float *v0 = vb + j * D;
+            const float *v0 = vb + j * DK;
             v128_t ds = wasm_f32x4_mul(
-                wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(dot4(g, v0, v0 + D, v0 + 2 * D, v0 + 3 * D, dh, 1), vrow)), vscale);
+                wasm_f32x4_mul(wasm_v128_load(p + j), wasm_f32x4_sub(dot4(g, v0, v0 + DK, v0 + 2 * DK, v0 + 3 * DK, dh, 1), vrow)), vscale);
             float d0 = wasm_f32x4_extract_lane(ds, 0), d1 = wasm_f32x4_extract_lane(ds, 1);
             float d2 = wasm_f32x4_extract_lane(ds, 2), d3 = wasm_f32x4_extract_lane(ds, 3);
-            axpy(dq + qo, d0, kb + j * D, dh);
-            axpy(dq + qo, d1, kb + (j + 1) * D, dh);
-            axpy(dq + qo, d2, kb + (j + 2) * D, dh);
-            axpy(dq + qo, d3, kb + (j + 3) * D, dh);
-            axpy(dkb + j * D, d0, q + qo, dh);
-            axpy(dkb + (j + 1) * D, d1, q + qo, dh);
-            axpy(dkb + (j + 2) * D, d2, q + qo, dh);
-            axpy(dkb + (j + 3) * D, d3, q + qo, dh);
+            axpy(dq + qo, d0, kb + j * DK, dh);
+            axpy(dq + qo, d1, kb + (j + 1) * DK, dh);
+            axpy(dq + qo, d2, kb + (j + 2) * DK, dh);
+            axpy(dq + qo, d3, kb + (j + 3) * DK, dh);
+            axpy(dkb + j * DK, d0, q + qo, dh);
+            axpy(dkb + (j + 1) * DK, d1, q + qo, dh);
+            axpy(dkb + (j + 2) * DK, d2, q + qo, dh);
+            axpy(dkb + (j + 3) * DK, d3, q + qo, dh);
           }
         }
         for (; j < end; j++) {
           if (p[j] == 0.0f) continue;
-          const float ds = p[j] * (dot(g, vb + j * D, dh) - rowDot) * scale;
-          axpy(dq + qo, ds, kb + j * D, dh);
-          axpy(dkb + j * D, ds, q + qo, dh);
+          const float ds = p[j] * (dot(g, vb + j * DK, dh) - rowDot) * scale;
+          axpy(dq + qo, ds, kb + j * DK, dh);
+          axpy(dkb + j * DK, ds, q + qo, dh);
         }
       }
     }

@@ -152,19 +152,3 @@ export function applyRope(x: tf.Tensor2D, heads: number, rope: { cos: tf.Tensor;
   });
   return op(x, cos, sin) as tf.Tensor2D;
 }
-
-/**
- * Keys/values `[B, T, kvHeads·dh]` → `[B, T, heads·dh]`: query head h reads kv head
- * `h / (heads/kvHeads)` (transformers' `repeat_kv`). Identity for MHA.
- */
-export function repeatKv(x: tf.Tensor3D, kvHeads: number, heads: number): tf.Tensor3D {
-  if (kvHeads === heads) return x;
-  const [B, T, D] = x.shape;
-  const dh = D / kvHeads;
-  // Copies side by side along a new axis: a concat is a few memory copies on every backend
-  // (wasm's Tile kernel took milliseconds for a decode step's few keys), and its gradient
-  // sums the copies' slices.
-  const x4 = tf.reshape(x, [B * T, kvHeads, 1, dh]);
-  const copies = tf.concat(new Array<tf.Tensor>(heads / kvHeads).fill(x4), 2);
-  return tf.reshape(copies, [B, T, heads * dh]);
-}

@@ -2,14 +2,18 @@
 // chunked LM head behind tokenStats.
 import * as tf from '@tensorflow/tfjs-core';
 import { type DecodeSession, type ForwardInput, ShapeError, type TokenStats } from '@rftkit/core';
-import { attention, headTokenLogProbs } from '@rftkit/tensor';
+import { attention, headTokenLogProbs, KvCache } from '@rftkit/tensor';
 import type { Arch } from './arch';
-import { applyRope, inverseFrequencies, repeatKv, ropeAngles, type Weights } from './blocks';
+import { applyRope, inverseFrequencies, ropeAngles, type Weights } from './blocks';
 
-/** One layer's keys (after RoPE) and values, `[B, T, kvHeads·dh]` (kv heads not repeated). */
+/**
+ * One layer's keys (after RoPE) and values, `[B, T, kvHeads·dh]` (kv heads not repeated);
+ * `length`: only the first `length` of the T steps hold keys (a KV cache's buffer).
+ */
 interface LayerKV {
   k: tf.Tensor3D;
   v: tf.Tensor3D;
+  length?: number;
 }
 
 /**
@@ -43,10 +47,14 @@ function layer(arch: Arch, W: Weights, i: number, x: tf.Tensor2D, ctx: LayerCont
   }
   const kvDim = cfg.numKvHeads * cfg.headDim;
   const all = ctx.kv(i, tf.reshape(k, [B, Tq, kvDim]), tf.reshape(v, [B, Tq, kvDim]));
-  const kr = repeatKv(all.k, cfg.numKvHeads, cfg.numHeads);
-  const vr = repeatKv(all.v, cfg.numKvHeads, cfg.numHeads);
-  // Core's fused op (scale 1/√dh, as transformers); padded keys hidden by the mask.
-  const att = attention(tf.reshape(q, [B, Tq, qDim]), kr, vr, ctx.keyMask, { heads: cfg.numHeads, causal: ctx.causal });
+  // Core's fused op (scale 1/√dh, as transformers); padded keys hidden by the mask. Grouped
+  // kv heads are read in place, never repeated.
+  const att = attention(tf.reshape(q, [B, Tq, qDim]), all.k, all.v, ctx.keyMask, {
+    heads: cfg.numHeads,
+    kvHeads: cfg.numKvHeads,
+    causal: ctx.causal,
+    keyLength: all.length,
+  });
   const h: tf.Tensor2D = tf.add(x, arch.attnOut(W, i, tf.reshape(att, [N, qDim])));
   return tf.add(h, arch.mlp(W, i, h));
 }
@@ -200,11 +208,13 @@ function tidyObj<T>(fn: () => T): T {
 
 /**
  * Prefills a KV cache with left-padded prompts and returns a session that feeds one token per
- * row per step; a step appends its key/value (one concat along time) and attends over all
- * keys so far, the prompt's padding hidden.
+ * row per step; a step writes its key/value into each layer's cache (@rftkit/tensor's
+ * KvCache: in place on wasm and cpu) and attends over all keys so far, the prompt's padding
+ * hidden.
  */
 export function startHfDecode(arch: Arch, W: Weights, input: ForwardInput, maxNewTokens: number): { session: DecodeSession; logits: tf.Tensor2D } {
   const [B, promptLen] = input.tokens.shape;
+  const capacity = promptLen + maxNewTokens;
   const init = tidyObj(() => {
     const collect: LayerKV[] = [];
     const h = tf.reshape(hiddenStates(arch, W, input, collect), [B, promptLen, -1]);
@@ -215,9 +225,16 @@ export function startHfDecode(arch: Arch, W: Weights, input: ForwardInput, maxNe
       positions: tf.add(tf.expandDims(tf.cast(tf.sum(maskF, 1), 'int32'), 0), tf.expandDims(tf.range(0, maxNewTokens, 1, 'int32'), 1)) as tf.Tensor2D,
       keyMask: tf.concat([maskF, tf.ones([B, maxNewTokens])], 1) as tf.Tensor2D,
     };
-    return { last, caches: collect, tables };
+    return { last, collect, tables };
   });
-  let caches = init.caches;
+  const kvDim = arch.cfg.numKvHeads * arch.cfg.headDim;
+  let caches = init.collect.map((layerKv) => {
+    const c = { k: new KvCache(B, capacity, kvDim), v: new KvCache(B, capacity, kvDim) };
+    c.k.append(layerKv.k);
+    c.v.append(layerKv.v);
+    tf.dispose([layerKv.k, layerKv.v]);
+    return c;
+  });
   const { tables } = init;
   let step = 0;
   let disposed = false;
@@ -228,28 +245,31 @@ export function startHfDecode(arch: Arch, W: Weights, input: ForwardInput, maxNe
       if (step >= maxNewTokens) throw new ShapeError('DecodeSession.step', `all ${maxNewTokens} cache slots are used (maxNewTokens)`);
       if (tokens.length !== B) throw new ShapeError('DecodeSession.step', `expected ${B} tokens, got ${tokens.length}`);
       const s = step;
-      const next: LayerKV[] = [];
       const logits = tf.tidy(() => {
         const pos = tf.reshape(tf.slice(tables.positions, [s, 0], [1, B]), [B]) as tf.Tensor1D;
         const x = arch.embed(W, tf.tensor1d(tokens, 'int32'), pos);
-        const keyMask = tf.slice(tables.keyMask, [0, 0], [B, promptLen + s + 1]);
+        // The mask spans the keys' tensor: the whole buffer in place (keys past
+        // promptLen + s + 1 are not read), else the cache after this step's append.
+        const width = caches[0]!.k.inPlace ? capacity : promptLen + s + 1;
+        const keyMask = tf.slice(tables.keyMask, [0, 0], [B, width]);
         const h = layers(arch, W, x, pos, B, keyMask, (i, k, v) => {
           const c = caches[i]!;
-          const kv = { k: tf.keep(tf.concat([c.k, k], 1) as tf.Tensor3D), v: tf.keep(tf.concat([c.v, v], 1) as tf.Tensor3D) };
-          next.push(kv);
-          return kv;
+          c.k.append(k);
+          c.v.append(v);
+          return { k: c.k.tensor, v: c.v.tensor, length: c.k.length };
         }, false);
         return arch.head(W, h);
       });
-      for (const c of caches) tf.dispose([c.k, c.v]);
-      caches = next;
       step++;
       return logits;
     },
     dispose() {
       if (disposed) return;
       disposed = true;
-      for (const c of caches) tf.dispose([c.k, c.v]);
+      for (const c of caches) {
+        c.k.dispose();
+        c.v.dispose();
+      }
       tf.dispose([tables.positions, tables.keyMask]);
       caches = [];
     },

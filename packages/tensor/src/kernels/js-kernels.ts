@@ -296,7 +296,9 @@ function tokenLogpBackward(
 function attentionDims(q: tf.TensorInfo, k: tf.TensorInfo, attrs?: Record<string, unknown>): AttentionDims {
   const H = attrs?.heads as number;
   const [B, Tq, D] = q.shape as [number, number, number];
-  return { B, Tq, Tk: k.shape[1] as number, H, dh: D / H, causal: Boolean(attrs?.causal) };
+  const dh = D / H;
+  const Tk = k.shape[1] as number;
+  return { B, Tq, Tk, L: (attrs?.keyLength as number | undefined) ?? Tk, H, KH: (k.shape[2] as number) / dh, dh, causal: Boolean(attrs?.causal) };
 }
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> };
@@ -422,7 +424,7 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         const simd = isWasmBackend(backend) ? simdKernels(backend) : undefined;
         if (simd && isWasmBackend(backend)) {
           return runSimd(backend, ins, outShapes, ([qp, kp, vp, mp], [op, pp]) =>
-            simd.attention_forward(qp!, kp!, vp!, mp!, op!, pp!, d.B, d.Tq, d.Tk, d.H, d.dh, d.causal ? 1 : 0),
+            simd.attention_forward(qp!, kp!, vp!, mp!, op!, pp!, d.B, d.Tq, d.Tk, d.L ?? d.Tk, d.H, d.KH, d.dh, d.causal ? 1 : 0),
           );
         }
         return runJs(backend, ins, outShapes, ([qv, kv, vv, mv], [out, probs]) =>
@@ -439,7 +441,7 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         const simd = isWasmBackend(backend) ? simdKernels(backend) : undefined;
         if (simd && isWasmBackend(backend)) {
           return runSimd(backend, ins, outShapes, ([g, qp, kp, vp, pp], [dq, dk, dv]) =>
-            simd.attention_backward(g!, qp!, kp!, vp!, pp!, dq!, dk!, dv!, d.B, d.Tq, d.Tk, d.H, d.dh),
+            simd.attention_backward(g!, qp!, kp!, vp!, pp!, dq!, dk!, dv!, d.B, d.Tq, d.Tk, d.H, d.KH, d.dh),
           );
         }
         return runJs(backend, ins, outShapes, ([dyv, qv, kv, vv, pv], [dq, dk, dv]) =>

@@ -22,8 +22,6 @@ const FAILED = 3;
 const FN = 4;
 const ARGS = 5;
 const MAX_ARGS = 17;
-/** adam_update's 7 pointers and n, then its 9 float32 scalars (read through a Float32 view). */
-const ADAM_INTS = 8;
 
 const WORKER = `
 const { workerData } = require('node:worker_threads');

@@ -44,10 +44,11 @@ describe('SIMD kernels module', () => {
       const memory = new WA.Memory(shared ? { initial: 4, maximum: 16, shared: true } : { initial: 4 });
       const k = new WA.Instance(module, { env: { memory } }).exports;
 
-      const d = { B: 2, Tq: 5, Tk: 5, H: 2, dh: 8, causal: true };
+      // Grouped kv heads (4 query heads read 2), and a cache of 6 steps with 5 written.
+      const d = { B: 2, Tq: 5, Tk: 6, L: 5, H: 4, KH: 2, dh: 8, causal: true };
       const D = d.H * d.dh;
       const nq = d.B * d.Tq * D;
-      const nk = d.B * d.Tk * D;
+      const nk = d.B * d.Tk * d.KH * d.dh;
       const np = d.B * d.H * d.Tq * d.Tk;
       // Lay the buffers out one after another, away from address 0.
       let at = 1024;
@@ -60,11 +61,11 @@ describe('SIMD kernels module', () => {
       q!.set(lcg(nq, 1));
       kk!.set(lcg(nk, 2));
       v!.set(lcg(nk, 3));
-      mask!.set([0, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+      mask!.set([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
       dout!.set(lcg(nq, 4));
       const ptr = (a: Float32Array) => a.byteOffset;
-      k.attention_forward(ptr(q!), ptr(kk!), ptr(v!), ptr(mask!), ptr(out!), ptr(probs!), d.B, d.Tq, d.Tk, d.H, d.dh, 1);
-      k.attention_backward(ptr(dout!), ptr(q!), ptr(kk!), ptr(v!), ptr(probs!), ptr(dq!), ptr(dk!), ptr(dv!), d.B, d.Tq, d.Tk, d.H, d.dh);
+      k.attention_forward(ptr(q!), ptr(kk!), ptr(v!), ptr(mask!), ptr(out!), ptr(probs!), d.B, d.Tq, d.Tk, d.L, d.H, d.KH, d.dh, 1);
+      k.attention_backward(ptr(dout!), ptr(q!), ptr(kk!), ptr(v!), ptr(probs!), ptr(dq!), ptr(dk!), ptr(dv!), d.B, d.Tq, d.Tk, d.H, d.KH, d.dh);
 
       const js = { out: new Float32Array(nq), probs: new Float32Array(np), dq: new Float32Array(nq), dk: new Float32Array(nk), dv: new Float32Array(nk) };
       attentionForward(q!, kk!, v!, mask!, js.out, js.probs, d);
@@ -74,8 +75,9 @@ describe('SIMD kernels module', () => {
       expectAllClose(dq!, js.dq, { rtol: 1e-4, atol: 1e-6, label: 'dq' });
       expectAllClose(dk!, js.dk, { rtol: 1e-4, atol: 1e-6, label: 'dk' });
       expectAllClose(dv!, js.dv, { rtol: 1e-4, atol: 1e-6, label: 'dv' });
-      // The first query of batch row 0 sees no key (its only causal key is masked): uniform.
-      expectAllClose(probs!.subarray(0, d.Tk), new Float32Array(d.Tk).fill(1 / d.Tk), { rtol: 1e-6 });
+      // The first query of batch row 0 sees no key (its only causal key is masked): uniform
+      // over the L keys written, 0 past them.
+      expectAllClose(probs!.subarray(0, d.Tk), [0.2, 0.2, 0.2, 0.2, 0.2, 0], { rtol: 1e-6 });
     });
   }
 

@@ -21,7 +21,9 @@ export interface SimdKernels {
     B: number,
     Tq: number,
     Tk: number,
+    L: number,
     H: number,
+    KH: number,
     dh: number,
     causal: number,
   ): void;
@@ -112,6 +114,7 @@ export interface SimdKernels {
     Tq: number,
     Tk: number,
     H: number,
+    KH: number,
     dh: number,
   ): void;
 }

@@ -35,7 +35,7 @@ describe('wasm Pow and Sum overrides', () => {
       const before = tf.memory();
       const [own, ours] = both(() => tf.pow(x, exponent));
       expect(ours.shape).toEqual([2, 5]);
-      const expected = Array.from(xs, (v) => Math.pow(v, exponent));
+      const expected = Array.from(xs, (v) => v ** exponent);
       expectAllClose(ours.dataSync(), expected, { rtol: 1e-6, atol: 1e-6 });
       expectAllClose(ours.dataSync(), own.dataSync(), { rtol: 1e-6, atol: 1e-6 });
       tf.dispose([own, ours]);

@@ -9,3 +9,4 @@ export { sumOfSquares, sumOfSquaresComposite } from './sum-of-squares';
 export { embeddingGrad, embeddingGradComposite } from './embedding-grad';
 export { rmsNorm, rmsNormComposite } from './rms-norm';
 export { siluMul, siluMulComposite } from './silu-mul';
+export { KvCache } from './kv-cache';
