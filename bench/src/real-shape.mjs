@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { parseHfConfig } from '@rftkit/hf';
 import { createHfPolicy } from '@rftkit/policy';
-import { registerGradients, selectBackend, tokenLogProbs } from '@rftkit/tensor';
+import { addInto, registerGradients, selectBackend, tokenLogProbs } from '@rftkit/tensor';
 import { Rng } from '@rftkit/core';
 import { defaultSampling, sampleToken } from '@rftkit/rollout';
 import { AdamOptimizer } from '@rftkit/trainer';
@@ -339,8 +339,10 @@ const figures = {
         if (!acc) acc = grads;
         else
           for (const k of Object.keys(grads)) {
-            const sum = tf.add(acc[k], grads[k]);
-            tf.dispose([acc[k], grads[k]]);
+            // As the trainer accumulates: in place where the backend allows.
+            const sum = addInto(acc[k], grads[k]);
+            if (sum !== acc[k]) acc[k].dispose();
+            grads[k].dispose();
             acc[k] = sum;
           }
       }

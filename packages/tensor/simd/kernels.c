@@ -528,6 +528,14 @@ void adam_update(const float *x, const float *g, const float *m, const float *v,
   }
 }
 
+/** a[i] += b[i] for i < n: gradient accumulation in place (one float32 rounding, as tf.add). */
+EXPORT(add_into)
+void add_into(float *a, const float *b, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(a + i, wasm_f32x4_add(wasm_v128_load(a + i), wasm_v128_load(b + i)));
+  for (; i < n; i++) a[i] += b[i];
+}
+
 // ---- Matrix product ------------------------------------------------------------------------
 //
 // C[M,N] = op(A)·B (+ bias[N] when bias is not null), with element (i,k) of op(A) at

@@ -8,6 +8,7 @@ import { wasmThreads, withWasmThreads } from './wasm-threads';
 import { setSimdThreadsEnabled, simdThreads } from './kernels/simd';
 import { simdThreadTuning } from './kernels/simd-threads';
 import { adamStep } from './ops/adam';
+import { addInto } from './ops/add-into';
 import type { WasmBackend } from './kernels/wasm-internals';
 
 // This file is the first to initialise wasm in its process (vitest runs each file in a
@@ -115,7 +116,7 @@ describe('multi-threaded wasm backend', () => {
     const pool = simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
     const runs = vi.spyOn(pool, 'runAdam');
     const n = 600_001;
-    expect(n).toBeGreaterThanOrEqual(simdThreadTuning.minAdamElements);
+    expect(n).toBeGreaterThanOrEqual(simdThreadTuning.minElementwise);
     const [x, g, m, v] = [21, 22, 23, 24].map((seed, i) => tf.tensor1d(i === 3 ? lcg(n, seed).map(Math.abs) : lcg(n, seed)));
     const o = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, t: 3, weightDecay: 0.01, mode: 'adamw' as const };
     const before = tf.memory().numTensors;
@@ -131,6 +132,24 @@ describe('multi-threaded wasm backend', () => {
     tf.dispose([...threaded, ...single]);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x!, g!, m!, v!]);
+    runs.mockRestore();
+  });
+
+  it("adds a large gradient into its accumulator in place on rftkit's SIMD threads, bit for bit tf.add", async () => {
+    const backend = tf.backend() as unknown as WasmBackend;
+    for (let i = 0; i < 500 && (simdThreads(backend)?.threads ?? 1) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const pool = simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
+    const runs = vi.spyOn(pool, 'runAddInto');
+    const n = 600_001;
+    const [acc, g] = [31, 32].map((seed) => tf.tensor1d(lcg(n, seed)));
+    const want = tf.add(acc!, g!);
+    const before = tf.memory().numTensors;
+    const sum = addInto(acc!, g!);
+    expect(sum).toBe(acc);
+    expect(runs).toHaveBeenCalledTimes(1);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Array.from(sum.dataSync())).toEqual(Array.from(want.dataSync()));
+    tf.dispose([acc!, g!, want]);
     runs.mockRestore();
   });
 

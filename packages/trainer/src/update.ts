@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import {
   type AggregationContext,
   ComponentError,
@@ -11,6 +11,7 @@ import {
   type StepInfo,
   type TrainBatch,
 } from '@rftkit/core';
+import { addInto } from '@rftkit/tensor';
 import { microBatchGradients } from './micro-batch';
 import { rolloutMismatchMetrics } from './mismatch-metrics';
 import { correctionEnabled, type LossCorrectionOptions, lossCorrection } from './rollout-correction';
@@ -46,15 +47,18 @@ export interface UpdateInput {
   corrections?: LossCorrectionOptions;
 }
 
-/** Adds `grads` (by variable name) into `accum` (by variable index), disposing what it replaces. */
+/**
+ * Adds `grads` (by variable name) into `accum` (by variable index), disposing what it
+ * replaces; in place where the backend allows (@rftkit/tensor's addInto).
+ */
 function accumulate(accum: Array<tf.Tensor | null>, variables: readonly tf.Variable[], grads: tf.NamedTensorMap): Array<tf.Tensor | null> {
   return variables.map((v, i) => {
     const g = grads[v.name];
     const prev = accum[i]!;
     if (!g) return prev;
     if (!prev) return g;
-    const sum = tf.add(prev, g);
-    prev.dispose();
+    const sum = addInto(prev, g);
+    if (sum !== prev) prev.dispose();
     g.dispose();
     return sum;
   });

@@ -13,22 +13,22 @@ interface Api {
   Instance: new (
     m: object,
     imports: object,
-  ) => { exports: { matmul: (...args: number[]) => void; matmul_packed: (...args: number[]) => void; adam_update: (...args: number[]) => void } };
+  ) => { exports: { matmul: (...args: number[]) => void; matmul_packed: (...args: number[]) => void; adam_update: (...args: number[]) => void; add_into: (...args: number[]) => void } };
 }
 const WA = (globalThis as unknown as { WebAssembly: Api }).WebAssembly;
 
 const module = new WA.Module(Uint8Array.from(atob(SIMD_MODULE_SHARED), (c) => c.charCodeAt(0)));
 const memory = new WA.Memory({ initial: 128, maximum: 128, shared: true });
 const kernels = new WA.Instance(module, { env: { memory } }).exports;
-const { matmul, matmul_packed, adam_update } = kernels;
+const { matmul, matmul_packed, adam_update, add_into } = kernels;
 const PANEL_BYTES = 4 * 256 * 1024;
-const { minMacs, minAdamElements } = simdThreadTuning;
+const { minMacs, minElementwise } = simdThreadTuning;
 simdThreadTuning.minMacs = 0;
-simdThreadTuning.minAdamElements = 0;
+simdThreadTuning.minElementwise = 0;
 const pool = new SimdThreads(module, memory, kernels, 3);
 afterAll(() => {
   pool.stop();
-  Object.assign(simdThreadTuning, { minMacs, minAdamElements });
+  Object.assign(simdThreadTuning, { minMacs, minElementwise });
 });
 
 async function started(): Promise<void> {
@@ -121,6 +121,22 @@ describe('SIMD matmul on worker threads', () => {
         expect(Array.from(many![i]!)).toEqual(Array.from(o));
       });
       expect(one![0]!.some((value, i) => value !== x[i])).toBe(true);
+    });
+  }
+
+  for (const n of [1003, 5]) {
+    it(`add_into over ${n} values equals one thread bit for bit and a float32 sum`, async () => {
+      await started();
+      const view = (i: number) => new Float32Array(memory.buffer, 4 * 2048 * i, n);
+      const [one, many, b] = [view(0), view(1), view(2)];
+      one.set(seededUniform(n, 21));
+      many.set(one);
+      b.set(seededUniform(n, 22));
+      const want = Array.from(one, (a, i) => Math.fround(a + b[i]!));
+      add_into(one.byteOffset, b.byteOffset, n);
+      pool.runAddInto(many.byteOffset, b.byteOffset, n);
+      expect(Array.from(one)).toEqual(want);
+      expect(Array.from(many)).toEqual(want);
     });
   }
 });

@@ -18,7 +18,7 @@ const DONE = 1;
 const READY = 2;
 /** Set by a worker whose part threw (a trap): the caller throws in turn. */
 const FAILED = 3;
-/** Which kernel the part runs: 0 `matmul`, 1 `matmul_packed`, 2 `adam_update`. */
+/** Which kernel the part runs: 0 `matmul`, 1 `matmul_packed`, 2 `adam_update`, 3 `add_into`. */
 const FN = 4;
 const ARGS = 5;
 const MAX_ARGS = 17;
@@ -26,7 +26,7 @@ const MAX_ARGS = 17;
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, spin } = workerData;
-const { matmul, matmul_packed, adam_update } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { matmul, matmul_packed, adam_update, add_into } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 const args = new Uint32Array(control, ${ARGS * 4}, ${MAX_ARGS});
 const f = new Float32Array(control, ${ARGS * 4}, ${MAX_ARGS});
@@ -40,6 +40,7 @@ for (;;) {
   try {
     if (ctl[${FN}] === 1) matmul_packed(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12]);
     else if (ctl[${FN}] === 2) adam_update(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16]);
+    else if (ctl[${FN}] === 3) add_into(args[0], args[1], args[2]);
     else matmul(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10]);
   } catch {
     Atomics.store(ctl, ${FAILED}, 1);
@@ -54,6 +55,7 @@ interface Kernels {
   matmul: Kernel;
   matmul_packed: Kernel;
   adam_update: Kernel;
+  add_into: Kernel;
 }
 
 /** One worker and its control block. */
@@ -82,7 +84,7 @@ class SimdWorker {
   }
 
   /** `ints` from the first argument on, then `floats` as float32 (the kernel's f32 parameters). */
-  start(fn: 0 | 1 | 2, args: number[], floats: number[] = []): void {
+  start(fn: 0 | 1 | 2 | 3, args: number[], floats: number[] = []): void {
     this.ctl[FN] = fn;
     this.args.set(args);
     this.floats.set(floats, args.length);
@@ -112,8 +114,8 @@ class SimdWorker {
 export const simdThreadTuning = {
   /** Products below this many multiply-adds run on the calling thread alone. */
   minMacs: 1_000_000,
-  /** Adam updates of fewer parameters run on the calling thread alone. */
-  minAdamElements: 256 * 1024,
+  /** Elementwise updates (Adam, addInto) of fewer values run on the calling thread alone. */
+  minElementwise: 256 * 1024,
   /** How many `Atomics.load`s a worker spins through before it sleeps again. */
   spin: 200_000,
 };
@@ -166,9 +168,15 @@ export class SimdThreads {
    * m, v, x1, m1, v1; `scalars` its 9 float parameters.
    */
   runAdam(ptrs: readonly number[], n: number, scalars: readonly number[]): void {
-    const threads = n >= simdThreadTuning.minAdamElements ? this.threads : 1;
+    const threads = n >= simdThreadTuning.minElementwise ? this.threads : 1;
     // Ranges of whole 16-float (64-byte) lines, so no two threads write one cache line.
     this.inParts(2, threads, n, 16, (from, size) => [...ptrs.map((p) => p + 4 * from), size], scalars);
+  }
+
+  /** `add_into(a, b, n)` over one contiguous range of whole cache lines per thread. */
+  runAddInto(a: number, b: number, n: number): void {
+    const threads = n >= simdThreadTuning.minElementwise ? this.threads : 1;
+    this.inParts(3, threads, n, 16, (from, size) => [a + 4 * from, b + 4 * from, size]);
   }
 
   /** Runs kernel `fn` in parts over `available` threads (read once: a worker may start meanwhile). */
@@ -184,14 +192,14 @@ export class SimdThreads {
    * gives a part's integer arguments; `floats` follow them for every part.
    */
   private inParts(
-    fn: 0 | 1 | 2,
+    fn: 0 | 1 | 2 | 3,
     threads: number,
     total: number,
     align: number,
     args: (from: number, size: number, thread: number) => number[],
     floats: readonly number[] = [],
   ): void {
-    const kernel = [this.kernels.matmul, this.kernels.matmul_packed, this.kernels.adam_update][fn] as Kernel;
+    const kernel = [this.kernels.matmul, this.kernels.matmul_packed, this.kernels.adam_update, this.kernels.add_into][fn] as Kernel;
     const part = (t: number) => Math.min(total, Math.ceil((total * t) / threads / align) * align);
     const partArgs = (t: number) => {
       const from = part(t);

@@ -27,6 +27,7 @@ describe('SIMD kernels module', () => {
       expect(WA.Module.imports(module)).toEqual([{ module: 'env', name: 'memory', kind: 'memory' }]);
       expect(WA.Module.exports(module).map((e) => e.name).sort()).toEqual([
         'adam_update',
+        'add_into',
         'attention_backward',
         'attention_forward',
         'column_sum',

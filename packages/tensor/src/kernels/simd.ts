@@ -42,6 +42,7 @@ export interface SimdKernels {
     eps: number,
   ): void;
   column_sum(x: number, out: number, rows: number, cols: number): void;
+  add_into(a: number, b: number, n: number): void;
   adam_update(
     x: number,
     g: number,

@@ -10,3 +10,4 @@ export { embeddingGrad, embeddingGradComposite } from './embedding-grad';
 export { rmsNorm, rmsNormComposite } from './rms-norm';
 export { siluMul, siluMulComposite } from './silu-mul';
 export { KvCache } from './kv-cache';
+export { addInto } from './add-into';
