@@ -8,6 +8,7 @@ import { wasmThreads, withWasmThreads } from './wasm-threads';
 import { setSimdThreadsEnabled, simdThreads } from './kernels/simd';
 import { simdThreadTuning } from './kernels/simd-threads';
 import { adamStep } from './ops/adam';
+import { attention } from './ops/attention';
 import { addInto } from './ops/add-into';
 import type { WasmBackend } from './kernels/wasm-internals';
 
@@ -151,6 +152,39 @@ describe('multi-threaded wasm backend', () => {
     expect(Array.from(sum.dataSync())).toEqual(Array.from(want.dataSync()));
     tf.dispose([acc!, g!, want]);
     runs.mockRestore();
+  });
+
+  it("runs attention's forward and backward on rftkit's SIMD threads by batch rows, bit for bit one thread", async () => {
+    const backend = tf.backend() as unknown as WasmBackend;
+    for (let i = 0; i < 500 && (simdThreads(backend)?.threads ?? 1) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const pool = simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
+    const forward = vi.spyOn(pool, 'runAttentionForward');
+    const backward = vi.spyOn(pool, 'runAttentionBackward');
+    const [B, T, H, KH, dh] = [3, 40, 6, 2, 16];
+    const q = tf.tensor3d(lcg(B * T * H * dh, 41), [B, T, H * dh]);
+    const k = tf.tensor3d(lcg(B * T * KH * dh, 42), [B, T, KH * dh]);
+    const v = tf.tensor3d(lcg(B * T * KH * dh, 43), [B, T, KH * dh]);
+    const mask = tf.ones([B, T]) as tf.Tensor2D;
+    const w = tf.tensor3d(lcg(B * T * H * dh, 44), [B, T, H * dh]);
+    const before = tf.memory().numTensors;
+    const run = () =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        tf.sum(tf.mul(attention(a as tf.Tensor3D, b as tf.Tensor3D, c as tf.Tensor3D, mask, { heads: H, kvHeads: KH, causal: true }), w)),
+      )([q, k, v]);
+    const threaded = run();
+    setSimdThreadsEnabled(false);
+    const single = run();
+    setSimdThreadsEnabled(true);
+    threaded.forEach((t, i) => {
+      expect(Array.from(t.dataSync())).toEqual(Array.from(single[i]!.dataSync()));
+    });
+    expect(forward).toHaveBeenCalledTimes(1);
+    expect(backward).toHaveBeenCalledTimes(1);
+    tf.dispose([...threaded, ...single]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([q, k, v, mask, w]);
+    forward.mockRestore();
+    backward.mockRestore();
   });
 
   it('puts the one-thread pool back after a threaded call, even when it throws', () => {

@@ -423,8 +423,11 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         const outShapes = [[...q!.shape], [d.B, d.H, d.Tq, d.Tk]];
         const simd = isWasmBackend(backend) ? simdKernels(backend) : undefined;
         if (simd && isWasmBackend(backend)) {
+          // Batch rows on every thread where the work is large enough.
+          const pool = simdThreads(backend);
+          const run = pool ? pool.runAttentionForward.bind(pool) : simd.attention_forward;
           return runSimd(backend, ins, outShapes, ([qp, kp, vp, mp], [op, pp]) =>
-            simd.attention_forward(qp!, kp!, vp!, mp!, op!, pp!, d.B, d.Tq, d.Tk, d.L ?? d.Tk, d.H, d.KH, d.dh, d.causal ? 1 : 0),
+            run(qp!, kp!, vp!, mp!, op!, pp!, d.B, d.Tq, d.Tk, d.L ?? d.Tk, d.H, d.KH, d.dh, d.causal ? 1 : 0),
           );
         }
         return runJs(backend, ins, outShapes, ([qv, kv, vv, mv], [out, probs]) =>
@@ -440,8 +443,10 @@ function kernels(): Array<{ name: string; func: (a: KernelArgs) => tf.TensorInfo
         const outShapes = [[...q!.shape], [...k!.shape], [...v!.shape]];
         const simd = isWasmBackend(backend) ? simdKernels(backend) : undefined;
         if (simd && isWasmBackend(backend)) {
+          const pool = simdThreads(backend);
+          const run = pool ? pool.runAttentionBackward.bind(pool) : simd.attention_backward;
           return runSimd(backend, ins, outShapes, ([g, qp, kp, vp, pp], [dq, dk, dv]) =>
-            simd.attention_backward(g!, qp!, kp!, vp!, pp!, dq!, dk!, dv!, d.B, d.Tq, d.Tk, d.H, d.KH, d.dh),
+            run(g!, qp!, kp!, vp!, pp!, dq!, dk!, dv!, d.B, d.Tq, d.Tk, d.H, d.KH, d.dh),
           );
         }
         return runJs(backend, ins, outShapes, ([dyv, qv, kv, vv, pv], [dq, dk, dv]) =>

@@ -13,7 +13,7 @@ interface Api {
   Instance: new (
     m: object,
     imports: object,
-  ) => { exports: { matmul: (...args: number[]) => void; matmul_packed: (...args: number[]) => void; adam_update: (...args: number[]) => void; add_into: (...args: number[]) => void } };
+  ) => { exports: { matmul: (...args: number[]) => void; matmul_packed: (...args: number[]) => void; adam_update: (...args: number[]) => void; add_into: (...args: number[]) => void; attention_forward: (...args: number[]) => void; attention_backward: (...args: number[]) => void } };
 }
 const WA = (globalThis as unknown as { WebAssembly: Api }).WebAssembly;
 

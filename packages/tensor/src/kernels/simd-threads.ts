@@ -18,7 +18,10 @@ const DONE = 1;
 const READY = 2;
 /** Set by a worker whose part threw (a trap): the caller throws in turn. */
 const FAILED = 3;
-/** Which kernel the part runs: 0 `matmul`, 1 `matmul_packed`, 2 `adam_update`, 3 `add_into`. */
+/**
+ * Which kernel the part runs: 0 `matmul`, 1 `matmul_packed`, 2 `adam_update`, 3 `add_into`,
+ * 4 `attention_forward`, 5 `attention_backward`.
+ */
 const FN = 4;
 const ARGS = 5;
 const MAX_ARGS = 17;
@@ -26,7 +29,7 @@ const MAX_ARGS = 17;
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, spin } = workerData;
-const { matmul, matmul_packed, adam_update, add_into } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const { matmul, matmul_packed, adam_update, add_into, attention_forward, attention_backward } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctl = new Int32Array(control);
 const args = new Uint32Array(control, ${ARGS * 4}, ${MAX_ARGS});
 const f = new Float32Array(control, ${ARGS * 4}, ${MAX_ARGS});
@@ -41,6 +44,8 @@ for (;;) {
     if (ctl[${FN}] === 1) matmul_packed(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11], args[12]);
     else if (ctl[${FN}] === 2) adam_update(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], f[8], f[9], f[10], f[11], f[12], f[13], f[14], f[15], f[16]);
     else if (ctl[${FN}] === 3) add_into(args[0], args[1], args[2]);
+    else if (ctl[${FN}] === 4) attention_forward(...args.subarray(0, 14));
+    else if (ctl[${FN}] === 5) attention_backward(...args.subarray(0, 14));
     else matmul(args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10]);
   } catch {
     Atomics.store(ctl, ${FAILED}, 1);
@@ -51,11 +56,14 @@ for (;;) {
 `;
 
 type Kernel = (...args: number[]) => void;
+type Fn = 0 | 1 | 2 | 3 | 4 | 5;
 interface Kernels {
   matmul: Kernel;
   matmul_packed: Kernel;
   adam_update: Kernel;
   add_into: Kernel;
+  attention_forward: Kernel;
+  attention_backward: Kernel;
 }
 
 /** One worker and its control block. */
@@ -84,7 +92,7 @@ class SimdWorker {
   }
 
   /** `ints` from the first argument on, then `floats` as float32 (the kernel's f32 parameters). */
-  start(fn: 0 | 1 | 2 | 3, args: number[], floats: number[] = []): void {
+  start(fn: Fn, args: number[], floats: number[] = []): void {
     this.ctl[FN] = fn;
     this.args.set(args);
     this.floats.set(floats, args.length);
@@ -179,6 +187,30 @@ export class SimdThreads {
     this.inParts(3, threads, n, 16, (from, size) => [a + 4 * from, b + 4 * from, size]);
   }
 
+  /**
+   * `attention_forward` (SimdKernels' argument order) with the batch rows cut into one part
+   * per thread: every row's outputs are its own, so the values do not depend on the cut.
+   */
+  runAttentionForward(q: number, k: number, v: number, mask: number, out: number, probs: number, B: number, Tq: number, Tk: number, L: number, H: number, KH: number, dh: number, causal: number): void {
+    const threads = B * H * Tq * L * dh >= simdThreadTuning.minMacs ? this.threads : 1;
+    const [D, DK] = [H * dh, KH * dh];
+    this.inParts(4, threads, B, 1, (b, n) => [
+      q + 4 * b * Tq * D, k + 4 * b * Tk * DK, v + 4 * b * Tk * DK, mask + 4 * b * Tk, out + 4 * b * Tq * D, probs + 4 * b * H * Tq * Tk,
+      n, Tq, Tk, L, H, KH, dh, causal,
+    ]);
+  }
+
+  /** `attention_backward` cut by batch rows as the forward is. */
+  runAttentionBackward(dout: number, q: number, k: number, v: number, probs: number, dq: number, dk: number, dv: number, B: number, Tq: number, Tk: number, H: number, KH: number, dh: number): void {
+    const threads = B * H * Tq * Tk * dh >= simdThreadTuning.minMacs ? this.threads : 1;
+    const [D, DK] = [H * dh, KH * dh];
+    this.inParts(5, threads, B, 1, (b, n) => [
+      dout + 4 * b * Tq * D, q + 4 * b * Tq * D, k + 4 * b * Tk * DK, v + 4 * b * Tk * DK, probs + 4 * b * H * Tq * Tk,
+      dq + 4 * b * Tq * D, dk + 4 * b * Tk * DK, dv + 4 * b * Tk * DK,
+      n, Tq, Tk, H, KH, dh,
+    ]);
+  }
+
   /** Runs kernel `fn` in parts over `available` threads (read once: a worker may start meanwhile). */
   private split(fn: 0 | 1, available: number, M: number, K: number, N: number, args: (byRows: boolean, from: number, size: number, thread: number) => number[]): void {
     const threads = M * K * N >= simdThreadTuning.minMacs ? available : 1;
@@ -192,14 +224,15 @@ export class SimdThreads {
    * gives a part's integer arguments; `floats` follow them for every part.
    */
   private inParts(
-    fn: 0 | 1 | 2 | 3,
+    fn: Fn,
     threads: number,
     total: number,
     align: number,
     args: (from: number, size: number, thread: number) => number[],
     floats: readonly number[] = [],
   ): void {
-    const kernel = [this.kernels.matmul, this.kernels.matmul_packed, this.kernels.adam_update, this.kernels.add_into][fn] as Kernel;
+    const k = this.kernels;
+    const kernel = [k.matmul, k.matmul_packed, k.adam_update, k.add_into, k.attention_forward, k.attention_backward][fn] as Kernel;
     const part = (t: number) => Math.min(total, Math.ceil((total * t) / threads / align) * align);
     const partArgs = (t: number) => {
       const from = part(t);
