@@ -192,22 +192,27 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
     }
     const session = start.session;
     let logits: tf.Tensor2D | undefined = start.logits;
+    // The rows the session still decodes, in its order. A session that can drop rows
+    // (DecodeSession.retain) drops finished ones once they are an eighth of its rows;
+    // every row has its own generator, so what a row samples does not depend on the others.
+    let live = Array.from({ length: B }, (_, r) => r);
     try {
       for (let t = 0; remaining > 0; t++) {
         const current = logits!;
         logits = undefined;
-        if (current.shape[0] !== B || current.shape[1] !== V) {
+        if (current.shape[0] !== live.length || current.shape[1] !== V) {
           current.dispose();
-          throw new ShapeError('rollout', `policy returned logits [${current.shape}], expected [${B}, ${V}]`);
+          throw new ShapeError('rollout', `policy returned logits [${current.shape}], expected [${live.length}, ${V}]`);
         }
         const host = current.dataSync() as Float32Array;
         current.dispose();
-        for (let r = 0; r < B; r++) {
+        for (let i = 0; i < live.length; i++) {
+          const r = live[i]!;
           if (!active[r]) {
             next[r] = tokenizer.padId;
             continue;
           }
-          const drawn = sampleToken(host.subarray(r * V, (r + 1) * V), params[r]!, rngs[r]!, scratch);
+          const drawn = sampleToken(host.subarray(i * V, (i + 1) * V), params[r]!, rngs[r]!, scratch);
           const at = r * maxNew + t;
           outTokens[at] = drawn.token;
           outLogp[at] = drawn.logp;
@@ -222,7 +227,13 @@ export function createRolloutEngine(options: RolloutEngineOptions): RowwiseRollo
             remaining--;
           }
         }
-        if (remaining > 0) logits = session.step(next);
+        if (remaining === 0) break;
+        const keep = live.flatMap((r, i) => (active[r] ? [i] : []));
+        if (session.retain && live.length - keep.length >= Math.max(1, live.length >> 3)) {
+          session.retain(keep);
+          live = keep.map((i) => live[i]!);
+        }
+        logits = session.step(Int32Array.from(live, (r) => next[r]!));
       }
     } finally {
       logits?.dispose();

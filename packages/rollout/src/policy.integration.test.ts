@@ -82,4 +82,53 @@ describeBackends('rollout engine over the transformer policy', () => {
       Array.from(x.behaviourLogp.subarray(r * x.seqLen, (r + 1) * x.seqLen)).filter((_, t) => x.responseMask[r * x.seqLen + t]);
     for (let r = 0; r < 4; r++) expectAllClose(on(mixed, r), on(alone, r), { atol: 1e-4, rtol: 0 });
   });
+
+  it('a session that drops finished rows (DecodeSession.retain) gives the same batch while stepping fewer rows', async () => {
+    // The transformer policy's session with retain on top: dropped rows are fed padding
+    // underneath and their logits left out, so only the engine's bookkeeping differs.
+    const stepRows: number[] = [];
+    const dropping = Object.create(policy, {
+      startDecode: {
+        value: (input: Parameters<Policy['startDecode']>[0], maxNew: number) => {
+          const inner = policy.startDecode(input, maxNew);
+          let live = Array.from({ length: inner.session.batch }, (_, r) => r);
+          const session = {
+            get batch() {
+              return live.length;
+            },
+            step(tokens: Int32Array) {
+              stepRows.push(tokens.length);
+              const all = new Int32Array(inner.session.batch).fill(tokenizer.padId);
+              live.forEach((r, i) => {
+                all[r] = tokens[i]!;
+              });
+              const logits = inner.session.step(all);
+              const kept = tf.tidy(() => tf.gather(logits, tf.tensor1d(live, 'int32'))) as tf.Tensor2D;
+              logits.dispose();
+              return kept;
+            },
+            retain(rows: readonly number[]) {
+              live = rows.map((i) => live[i]!);
+            },
+            dispose: () => inner.session.dispose(),
+          };
+          return { session, logits: inner.logits };
+        },
+      },
+    }) as Policy;
+    const prompts = [
+      { id: 'a', prompt: '12+3=' },
+      { id: 'b', prompt: '(4 * 5) - 6=' },
+      { id: 'c', prompt: '7' },
+    ];
+    // Rows stop after 1 to 9 tokens, so they finish at different steps.
+    const rowSampling = ({ prompt, sample }: { prompt: number; sample: number }) => sampling({ maxNewTokens: 1 + ((prompt * 4 + sample * 3) % 9) });
+    const request = { prompts, samplesPerPrompt: 3, seed: 5, step: 2 };
+    const plain = await createRolloutEngine({ policy }).generateRows(request, rowSampling);
+    const dropped = await expectNoLeaks(() => createRolloutEngine({ policy: dropping }).generateRows(request, rowSampling));
+    expect(dropped).toEqual(plain);
+    expect(stepRows[0]).toBeLessThan(9);
+    expect(stepRows.every((n, i) => i === 0 || n <= stepRows[i - 1]!)).toBe(true);
+    expect(stepRows[stepRows.length - 1]).toBeLessThan(stepRows[0]!);
+  });
 });

@@ -48,10 +48,16 @@ export interface TokenStats {
 
 /** An incremental decoding session over a KV cache. */
 export interface DecodeSession {
-  /** Next-token logits `[batch, vocab]` after the prompt (owned by the caller). */
+  /** Rows the session decodes now (the prompts' count until `retain`). */
   readonly batch: number;
   /** Feeds one token per row; returns next-token logits `[batch, vocab]` (owned by the caller). */
   step(tokens: Int32Array): tf.Tensor2D;
+  /**
+   * Optional: keeps only `rows` (ascending indices into the current rows) and drops the
+   * others' KV cache, so later steps take and return `rows.length` rows. Rows that have
+   * finished then cost nothing; a session without it keeps computing them.
+   */
+  retain?(rows: readonly number[]): void;
   dispose(): void;
 }
 

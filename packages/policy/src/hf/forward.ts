@@ -210,7 +210,7 @@ function tidyObj<T>(fn: () => T): T {
  * Prefills a KV cache with left-padded prompts and returns a session that feeds one token per
  * row per step; a step writes its key/value into each layer's cache (@rftkit/tensor's
  * KvCache: in place on wasm and cpu) and attends over all keys so far, the prompt's padding
- * hidden.
+ * hidden. `retain` drops finished rows from the caches.
  */
 export function startHfDecode(arch: Arch, W: Weights, input: ForwardInput, maxNewTokens: number): { session: DecodeSession; logits: tf.Tensor2D } {
   const [B, promptLen] = input.tokens.shape;
@@ -235,24 +235,27 @@ export function startHfDecode(arch: Arch, W: Weights, input: ForwardInput, maxNe
     tf.dispose([layerKv.k, layerKv.v]);
     return c;
   });
-  const { tables } = init;
+  let { tables } = init;
+  let rows = B;
   let step = 0;
   let disposed = false;
   const session: DecodeSession = {
-    batch: B,
+    get batch() {
+      return rows;
+    },
     step(tokens: Int32Array): tf.Tensor2D {
       if (disposed) throw new ShapeError('DecodeSession.step', 'session was disposed');
       if (step >= maxNewTokens) throw new ShapeError('DecodeSession.step', `all ${maxNewTokens} cache slots are used (maxNewTokens)`);
-      if (tokens.length !== B) throw new ShapeError('DecodeSession.step', `expected ${B} tokens, got ${tokens.length}`);
+      if (tokens.length !== rows) throw new ShapeError('DecodeSession.step', `expected ${rows} tokens, got ${tokens.length}`);
       const s = step;
       const logits = tf.tidy(() => {
-        const pos = tf.reshape(tf.slice(tables.positions, [s, 0], [1, B]), [B]) as tf.Tensor1D;
+        const pos = tf.reshape(tf.slice(tables.positions, [s, 0], [1, rows]), [rows]) as tf.Tensor1D;
         const x = arch.embed(W, tf.tensor1d(tokens, 'int32'), pos);
         // The mask spans the keys' tensor: the whole buffer in place (keys past
         // promptLen + s + 1 are not read), else the cache after this step's append.
         const width = caches[0]!.k.inPlace ? capacity : promptLen + s + 1;
-        const keyMask = tf.slice(tables.keyMask, [0, 0], [B, width]);
-        const h = layers(arch, W, x, pos, B, keyMask, (i, k, v) => {
+        const keyMask = tf.slice(tables.keyMask, [0, 0], [rows, width]);
+        const h = layers(arch, W, x, pos, rows, keyMask, (i, k, v) => {
           const c = caches[i]!;
           c.k.append(k);
           c.v.append(v);
@@ -262,6 +265,23 @@ export function startHfDecode(arch: Arch, W: Weights, input: ForwardInput, maxNe
       });
       step++;
       return logits;
+    },
+    retain(keep: readonly number[]) {
+      if (disposed) throw new ShapeError('DecodeSession.retain', 'session was disposed');
+      const bad = keep.findIndex((r, i) => !Number.isInteger(r) || r < 0 || r >= rows || (i > 0 && r <= keep[i - 1]!));
+      if (bad >= 0) throw new ShapeError('DecodeSession.retain', `rows must be ascending indices below ${rows}; rows[${bad}] = ${keep[bad]}`);
+      if (keep.length === 0) throw new ShapeError('DecodeSession.retain', 'keep at least one row (dispose the session instead)');
+      for (const c of caches) {
+        c.k.retain(keep);
+        c.v.retain(keep);
+      }
+      const next = tidyObj(() => {
+        const idx = tf.tensor1d(Array.from(keep), 'int32');
+        return { positions: tf.gather(tables.positions, idx, 1) as tf.Tensor2D, keyMask: tf.gather(tables.keyMask, idx, 0) as tf.Tensor2D };
+      });
+      tf.dispose([tables.positions, tables.keyMask]);
+      tables = next;
+      rows = keep.length;
     },
     dispose() {
       if (disposed) return;

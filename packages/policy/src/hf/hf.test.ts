@@ -159,6 +159,36 @@ describeBackends('HF policies match transformers', () => {
         tf.dispose([...stepped, fullLogits, full.tokens, full.attentionMask, input.tokens, input.attentionMask]);
       });
 
+      it('a session that drops rows (retain) steps the rows it kept as before, without leaks', () => {
+        const g = exp.generate;
+        const input = inputOf(g.prompts, g.mask);
+        const B = g.prompts.length;
+        const before = tf.memory().numTensors;
+        const tokensAt = (s: number) => Int32Array.from(g.tokens.map((r) => r[s]!));
+        const all = policy.startDecode(input, g.maxNewTokens);
+        const kept = policy.startDecode(input, g.maxNewTokens);
+        tf.dispose([all.logits, kept.logits]);
+        all.session.step(tokensAt(0)).dispose();
+        kept.session.step(tokensAt(0)).dispose();
+        // Keep the last row only: later steps take one token and return one row.
+        kept.session.retain!([B - 1]);
+        expect(kept.session.batch).toBe(1);
+        for (let s = 1; s < g.maxNewTokens - 1; s++) {
+          const ref = all.session.step(tokensAt(s));
+          const got = kept.session.step(tokensAt(s).subarray(B - 1));
+          expect(got.shape).toEqual([1, ref.shape[1]]);
+          const want = tf.slice(ref, [B - 1, 0], [1, -1]);
+          expect(maxAbsDiff(got.dataSync(), want.dataSync())).toBeLessThan(1e-5);
+          tf.dispose([ref, got, want]);
+        }
+        expect(() => kept.session.retain!([1])).toThrow(/ascending indices below 1/);
+        expect(() => kept.session.step(tokensAt(0))).toThrow(/expected 1 tokens/);
+        all.session.dispose();
+        kept.session.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+        tf.dispose([input.tokens, input.attentionMask]);
+      });
+
       // With RFTKIT_HF_EXPORT_DIR set, the exported folders (float32 and bfloat16) stay there with
       // rftkit's logits of them, for __fixtures__/hf/check_export.py to compare in transformers.
       it.runIf(process.env.RFTKIT_HF_EXPORT_DIR)('exports folders for the transformers check', async () => {

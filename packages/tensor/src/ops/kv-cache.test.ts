@@ -55,6 +55,28 @@ describeBackends('KvCache', (backend) => {
     cache.v.dispose();
   });
 
+  it('retain keeps the given rows, then appends go on after them', () => {
+    const first = seededTensor([3, 2, 4], 7) as tf.Tensor3D;
+    const then = seededTensor([2, 1, 4], 8) as tf.Tensor3D;
+    const before = tf.memory().numTensors;
+    for (const inPlace of [true, false]) {
+      const cache = new KvCache(3, 5, 4, { inPlace });
+      cache.append(first);
+      cache.retain([0, 2]);
+      expect(cache.batch).toBe(2);
+      cache.append(then);
+      tf.tidy(() => {
+        const expected = tf.concat([tf.gather(first, [0, 2]), then], 1);
+        const got = tf.slice(cache.tensor, [0, 0, 0], [2, 3, 4]);
+        expect(Array.from(got.dataSync())).toEqual(Array.from(expected.dataSync()));
+      });
+      expect(() => cache.retain([2])).toThrow(/rows\[0\] = 2 is not a row of 2/);
+      cache.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([first, then]);
+  });
+
   it('names what does not fit', () => {
     const cache = new KvCache(2, 3, 4);
     const x = tf.zeros([2, 2, 4]) as tf.Tensor3D;

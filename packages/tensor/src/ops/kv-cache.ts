@@ -29,18 +29,25 @@ export class KvCache {
   /** Whether appends write into one preallocated buffer. */
   readonly inPlace: boolean;
   private buffer: tf.Tensor3D;
+  private rows: number;
   private disposed = false;
 
   constructor(
-    readonly batch: number,
+    batch: number,
     readonly capacity: number,
     readonly dim: number,
     options: { inPlace?: boolean } = {},
   ) {
+    this.rows = batch;
     const backend = tf.getBackend();
     this.inPlace = (options.inPlace ?? true) && (backend === 'wasm' || backend === 'cpu');
     // Kept: a cache made or grown inside a tidy outlives it.
     this.buffer = tf.keep(tf.zeros([batch, this.inPlace ? capacity : 0, dim]));
+  }
+
+  /** Batch rows. */
+  get batch(): number {
+    return this.rows;
   }
 
   /**
@@ -91,6 +98,17 @@ export class KvCache {
     const dst = cpuValues(backend, this.buffer);
     if (!src || !dst) throw new ShapeError('KvCache.append', `in-place writes need the wasm or cpu backend (now ${tf.getBackend()})`);
     for (let b = 0; b < B; b++) dst.set(src.subarray(b * rowFrom, (b + 1) * rowFrom), b * rowTo + at);
+  }
+
+  /** Keeps only batch rows `rows` (indices into the current rows), in that order. */
+  retain(rows: readonly number[]): void {
+    if (this.disposed) throw new ShapeError('KvCache.retain', 'the cache was disposed');
+    const bad = rows.findIndex((r) => !Number.isInteger(r) || r < 0 || r >= this.batch);
+    if (bad >= 0) throw new ShapeError('KvCache.retain', `rows[${bad}] = ${rows[bad]} is not a row of ${this.batch}`);
+    const kept = tf.tidy(() => tf.gather(this.buffer, tf.tensor1d(Array.from(rows), 'int32'), 0));
+    this.buffer.dispose();
+    this.buffer = tf.keep(kept);
+    this.rows = rows.length;
   }
 
   dispose(): void {
