@@ -24,6 +24,9 @@ const cases = [
   [1024, 576, 1536, false, true],
   [1024, 1536, 576, false, true],
   [1024, 576, 576, false, false],
+  // dW of a 2 × 160-token micro-batch: dyᵀ·x over 320 tokens
+  [1536, 320, 576, true, false],
+  [576, 320, 576, true, false],
 ];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const routes = {
@@ -47,7 +50,8 @@ const routes = {
 // Let the SIMD workers start before the first product.
 tf.tidy(() => tf.matMul(tf.ones([8, 8]), tf.ones([8, 8])).dataSync());
 await new Promise((r) => setTimeout(r, 200));
-for (const [m, k, n, tA, tB] of cases) {
+// `MATMUL_CASES='[[m,k,n,tA,tB],...]'` measures those products instead.
+for (const [m, k, n, tA, tB] of process.env.MATMUL_CASES ? JSON.parse(process.env.MATMUL_CASES) : cases) {
   const a = tf.randomNormal(tA ? [k, m] : [m, k]);
   const b = tf.randomNormal(tB ? [n, k] : [k, n]);
   const cells = [];
