@@ -111,10 +111,15 @@ describe('multi-threaded wasm backend', () => {
     packedRuns.mockRestore();
   });
 
-  it("splits a large Adam update across rftkit's SIMD threads, bit for bit the one-thread result", async () => {
+  /** rftkit's SIMD worker pool once both threads have started. */
+  const startedPool = async () => {
     const backend = tf.backend() as unknown as WasmBackend;
     for (let i = 0; i < 500 && (simdThreads(backend)?.threads ?? 1) < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    const pool = simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
+    return simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
+  };
+
+  it("splits a large Adam update across rftkit's SIMD threads, bit for bit the one-thread result", async () => {
+    const pool = await startedPool();
     const runs = vi.spyOn(pool, 'runAdam');
     const n = 600_001;
     expect(n).toBeGreaterThanOrEqual(simdThreadTuning.minElementwise);
@@ -137,9 +142,7 @@ describe('multi-threaded wasm backend', () => {
   });
 
   it("adds a large gradient into its accumulator in place on rftkit's SIMD threads, bit for bit tf.add", async () => {
-    const backend = tf.backend() as unknown as WasmBackend;
-    for (let i = 0; i < 500 && (simdThreads(backend)?.threads ?? 1) < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    const pool = simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
+    const pool = await startedPool();
     const runs = vi.spyOn(pool, 'runAddInto');
     const n = 600_001;
     const [acc, g] = [31, 32].map((seed) => tf.tensor1d(lcg(n, seed)));
@@ -155,9 +158,7 @@ describe('multi-threaded wasm backend', () => {
   });
 
   it("runs attention's forward and backward on rftkit's SIMD threads by batch rows, bit for bit one thread", async () => {
-    const backend = tf.backend() as unknown as WasmBackend;
-    for (let i = 0; i < 500 && (simdThreads(backend)?.threads ?? 1) < 2; i++) await new Promise((r) => setTimeout(r, 10));
-    const pool = simdThreads(backend) as NonNullable<ReturnType<typeof simdThreads>>;
+    const pool = await startedPool();
     const forward = vi.spyOn(pool, 'runAttentionForward');
     const backward = vi.spyOn(pool, 'runAttentionBackward');
     const [B, T, H, KH, dh] = [3, 40, 6, 2, 16];

@@ -1,17 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels, simdThreads } from '../kernels/simd';
+import { floatView } from '../kernels/float-view';
 import { isWasmBackend, tensorData } from '../kernels/wasm-internals';
 
 interface RefCounted {
   refCount(dataId: tf.DataId): number;
-}
-
-/** The float32 values of `t`'s buffer on wasm or cpu, or undefined. */
-function values(backend: unknown, t: tf.Tensor): Float32Array | undefined {
-  if (isWasmBackend(backend)) return new Float32Array(backend.wasm.HEAPU8.buffer, tensorData(backend, t).memoryOffset, t.size);
-  if (tf.getBackend() !== 'cpu') return undefined;
-  const v = (backend as { data: { get(id: tf.DataId): { values?: unknown } | undefined } }).data.get(t.dataId)?.values;
-  return v instanceof Float32Array ? v : undefined;
 }
 
 /**
@@ -39,8 +32,8 @@ export function addInto(acc: tf.Tensor, x: tf.Tensor): tf.Tensor {
     else simd.add_into(a, b, acc.size);
     return acc;
   }
-  const a = values(backend, acc);
-  const b = values(backend, x);
+  const a = floatView(acc);
+  const b = floatView(x);
   if (!a || !b) return tf.add(acc, x);
   for (let i = 0; i < a.length; i++) a[i] = a[i]! + b[i]!;
   return acc;

@@ -1,17 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '@rftkit/core';
-import { isWasmBackend, tensorData } from '../kernels/wasm-internals';
-
-interface CpuData {
-  data: { get(dataId: tf.DataId): { values?: unknown } | undefined };
-}
-
-/** The float32 values of `t` on the cpu backend, or undefined where the backend is not cpu. */
-function cpuValues(backend: unknown, t: tf.Tensor): Float32Array | undefined {
-  if (tf.getBackend() !== 'cpu') return undefined;
-  const v = (backend as CpuData).data.get(t.dataId)?.values;
-  return v instanceof Float32Array ? v : undefined;
-}
+import { floatView } from '../kernels/float-view';
 
 /**
  * One layer's keys or values for a decode session, `[B, capacity, D]`, filled along time.
@@ -81,21 +70,11 @@ export class KvCache {
   /** Copies each row's `n` new steps to time `length` of the buffer. */
   private write(x: tf.Tensor3D): void {
     const [B, n, D] = x.shape;
-    const backend = tf.backend();
     const rowFrom = n * D;
     const rowTo = this.capacity * D;
     const at = this.length * D;
-    if (isWasmBackend(backend)) {
-      // Float offsets into the heap (float32 tensors are 4-byte aligned); the view is taken
-      // now, as memory growth replaces it.
-      const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
-      const src = tensorData(backend, x).memoryOffset / 4;
-      const dst = tensorData(backend, this.buffer).memoryOffset / 4;
-      for (let b = 0; b < B; b++) heap.copyWithin(dst + b * rowTo + at, src + b * rowFrom, src + (b + 1) * rowFrom);
-      return;
-    }
-    const src = cpuValues(backend, x);
-    const dst = cpuValues(backend, this.buffer);
+    const src = floatView(x);
+    const dst = floatView(this.buffer);
     if (!src || !dst) throw new ShapeError('KvCache.append', `in-place writes need the wasm or cpu backend (now ${tf.getBackend()})`);
     for (let b = 0; b < B; b++) dst.set(src.subarray(b * rowFrom, (b + 1) * rowFrom), b * rowTo + at);
   }
